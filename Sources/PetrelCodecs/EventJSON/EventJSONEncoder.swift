@@ -1,0 +1,212 @@
+import PetrelCore
+
+/// Writes events as JSON lines, one line per event: a sample, a histogram sample, a log record or a span.
+public struct EventJSONEncoder: Sendable {
+    private var writer = JSONWriter(capacity: 4096)
+
+    public init() {}
+
+    /// Encodes a batch; the bytes are valid until the next call.
+    public mutating func encode(_ batch: EventBatch) -> [UInt8] {
+        writer.reset()
+        switch batch {
+        case .metrics(let metrics): encode(metrics)
+        case .logs(let logs): for record in logs.records { encode(record) }
+        case .traces(let traces): encode(traces)
+        }
+        return writer.bytes
+    }
+
+    private mutating func encode(_ batch: MetricBatch) {
+        for seriesIndex in batch.series.indices {
+            for sample in batch.samples(of: seriesIndex) {
+                writer.beginObject()
+                writer.key("kind")
+                writer.string("metric")
+                labels(batch, seriesIndex)
+                writer.key("timestamp")
+                writer.int(sample.timestamp)
+                writer.key("value")
+                writer.double(sample.value)
+                writer.endObject()
+                writer.newline()
+            }
+            for histogram in batch.histograms[batch.series[seriesIndex].histogramRange] {
+                writer.beginObject()
+                writer.key("kind")
+                writer.string("histogram")
+                labels(batch, seriesIndex)
+                writer.key("timestamp")
+                writer.int(histogram.timestamp)
+                writer.key("count")
+                switch histogram.count {
+                case .int(let count): writer.uint(count)
+                case .float(let count): writer.double(count)
+                }
+                writer.key("sum")
+                writer.double(histogram.sum)
+                writer.key("schema")
+                writer.int(Int64(histogram.schema))
+                writer.endObject()
+                writer.newline()
+            }
+        }
+    }
+
+    private mutating func labels(_ batch: MetricBatch, _ seriesIndex: Int) {
+        writer.key("labels")
+        writer.beginObject()
+        batch.arena.withUnsafeBytes { arena in
+            for label in batch.labels(of: seriesIndex) {
+                writer.key(
+                    utf8: UnsafeRawBufferPointer(
+                        rebasing: arena[Int(label.nameOffset)..<Int(label.nameOffset + label.nameLength)]))
+                writer.string(
+                    utf8: UnsafeRawBufferPointer(
+                        rebasing: arena[Int(label.valueOffset)..<Int(label.valueOffset + label.valueLength)]))
+            }
+        }
+        writer.endObject()
+    }
+
+    private mutating func encode(_ record: LogRecord) {
+        writer.beginObject()
+        writer.key("kind")
+        writer.string("log")
+        writer.key("timestamp")
+        writer.string(RFC3339.format(nanoseconds: record.timestamp))
+        writer.key("message")
+        writer.string(record.message)
+        if !record.severity.isEmpty {
+            writer.key("severity")
+            writer.string(record.severity)
+        }
+        if !record.fields.isEmpty {
+            writer.key("fields")
+            object(record.fields)
+        }
+        if !record.metadata.isEmpty {
+            writer.key("metadata")
+            writer.beginObject()
+            for key in record.metadata.keys.sorted() {
+                writer.key(key)
+                writer.string(record.metadata[key]!)
+            }
+            writer.endObject()
+        }
+        if !record.resource.isEmpty {
+            writer.key("resource")
+            attributes(record.resource)
+        }
+        writer.endObject()
+        writer.newline()
+    }
+
+    private mutating func encode(_ batch: SpanBatch) {
+        for resourceSpans in batch.resourceSpans {
+            for scopeSpans in resourceSpans.scopeSpans {
+                for span in scopeSpans.spans {
+                    encode(span, scope: scopeSpans.scope, resource: resourceSpans.resource)
+                }
+            }
+        }
+    }
+
+    private mutating func encode(_ span: Span, scope: InstrumentationScope, resource: Resource) {
+        writer.beginObject()
+        writer.key("kind")
+        writer.string("span")
+        writer.key("trace_id")
+        writer.string(span.traceID.description)
+        writer.key("span_id")
+        writer.string(span.spanID.description)
+        if span.parentSpanID != .none {
+            writer.key("parent_span_id")
+            writer.string(span.parentSpanID.description)
+        }
+        writer.key("name")
+        writer.string(span.name)
+        writer.key("span_kind")
+        writer.string("\(span.kind)")
+        writer.key("start_time")
+        writer.string(RFC3339.format(nanoseconds: Int64(clamping: span.startTimeUnixNano)))
+        writer.key("duration_ns")
+        writer.uint(span.endTimeUnixNano &- span.startTimeUnixNano)
+        writer.key("status")
+        writer.string("\(span.status.code)")
+        if !span.attributes.isEmpty {
+            writer.key("attributes")
+            attributes(span.attributes)
+        }
+        if !span.events.isEmpty {
+            writer.key("events")
+            writer.beginArray()
+            for event in span.events {
+                writer.beginObject()
+                writer.key("name")
+                writer.string(event.name)
+                writer.key("time")
+                writer.string(RFC3339.format(nanoseconds: Int64(clamping: event.timeUnixNano)))
+                if !event.attributes.isEmpty {
+                    writer.key("attributes")
+                    attributes(event.attributes)
+                }
+                writer.endObject()
+            }
+            writer.endArray()
+        }
+        if !span.links.isEmpty {
+            writer.key("links")
+            writer.beginArray()
+            for link in span.links {
+                writer.beginObject()
+                writer.key("trace_id")
+                writer.string(link.traceID.description)
+                writer.key("span_id")
+                writer.string(link.spanID.description)
+                writer.endObject()
+            }
+            writer.endArray()
+        }
+        writer.key("scope")
+        writer.string(scope.name)
+        writer.key("resource")
+        attributes(resource.attributes)
+        writer.endObject()
+        writer.newline()
+    }
+
+    private mutating func attributes(_ attributes: [Attribute]) {
+        writer.beginObject()
+        for attribute in attributes {
+            writer.key(attribute.key)
+            value(attribute.value)
+        }
+        writer.endObject()
+    }
+
+    private mutating func object(_ fields: [String: AnyValue]) {
+        writer.beginObject()
+        for key in fields.keys.sorted() {
+            writer.key(key)
+            value(fields[key]!)
+        }
+        writer.endObject()
+    }
+
+    private mutating func value(_ value: AnyValue) {
+        switch value {
+        case .null: writer.null()
+        case .bool(let bool): writer.bool(bool)
+        case .int(let int): writer.int(int)
+        case .double(let double): writer.double(double)
+        case .string(let string): writer.string(string)
+        case .bytes(let bytes): writer.string(Base64.encode(bytes))
+        case .array(let values):
+            writer.beginArray()
+            for element in values { self.value(element) }
+            writer.endArray()
+        case .object(let fields): object(fields)
+        }
+    }
+}

@@ -1,0 +1,14 @@
+import PetrelCore
+import PetrelSinks
+import PetrelSources
+import PetrelTransforms
+
+/// Every component type Petrel ships, as `ComponentRegistry.standard` offers them to the configuration.
+public enum BuiltinComponents {
+    public static let all: [ComponentDefinition] = [
+        DemoSource.definition,
+        FilterTransform.definition,
+        BlackholeSink.definition,
+        ConsoleSink.definition,
+    ]
+}

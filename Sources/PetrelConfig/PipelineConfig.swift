@@ -1,0 +1,57 @@
+import PetrelCore
+
+/// A validated pipeline: its settings and its components, ready for the topology to wire and run.
+public struct PipelineConfig: Sendable {
+    /// The top-level `data_dir`, where components keep state such as disk buffers.
+    public var dataDirectory: String
+    /// Where the API (`/metrics`, `/health`, `/ready`) listens; `nil` when it is disabled.
+    ///
+    /// An IPv6 host is given without its brackets (`::1`).
+    public var apiAddress: (host: String, port: Int)?
+    /// In topological order: sources first, and every component after all of its inputs.
+    public var components: [ComponentConfig]
+
+    public init(dataDirectory: String, apiAddress: (host: String, port: Int)?, components: [ComponentConfig]) {
+        self.dataDirectory = dataDirectory
+        self.apiAddress = apiAddress
+        self.components = components
+    }
+
+    /// The component with `id`.
+    public func component(_ id: String) -> ComponentConfig? {
+        components.first { $0.id == id }
+    }
+
+    /// The components that list `id` among their inputs, in topological order.
+    public func readers(of id: String) -> [ComponentConfig] {
+        components.filter { $0.inputs.contains(id) }
+    }
+}
+
+/// One component of a validated pipeline.
+public struct ComponentConfig: Sendable {
+    public var id: String
+    /// The `type:` it was configured with.
+    public var type: String
+    public var kind: ComponentKind
+    /// The ids it reads from, as configured; empty for a source.
+    public var inputs: [String]
+    public var component: BuiltComponent
+    /// The signals it takes from its inputs; empty for a source, which takes nothing.
+    public var accepts: SignalSet
+    /// The signals it sends on: a source's own, a transform's inputs' that it takes; empty for a sink.
+    public var emits: SignalSet
+
+    public init(
+        id: String, type: String, kind: ComponentKind, inputs: [String], component: BuiltComponent,
+        accepts: SignalSet, emits: SignalSet
+    ) {
+        self.id = id
+        self.type = type
+        self.kind = kind
+        self.inputs = inputs
+        self.component = component
+        self.accepts = accepts
+        self.emits = emits
+    }
+}

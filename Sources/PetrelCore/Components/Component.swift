@@ -1,0 +1,106 @@
+import Logging
+
+/// The three roles a component can play in the graph.
+public enum ComponentKind: String, Sendable, CaseIterable {
+    case source
+    case transform
+    case sink
+}
+
+/// Takes data in from the outside world and emits batches.
+public protocol Source: Sendable {
+    /// Runs until `context.shutdown` is triggered (or the source runs out of input), then returns
+    /// once everything it accepted has been sent on.
+    func run(_ context: SourceContext) async throws
+}
+
+/// Turns one batch into another, synchronously, on whole batches.
+public protocol Transform: Sendable {
+    /// Returns the batch to send on, or `nil` when nothing is left of it.
+    mutating func process(_ batch: EventBatch, _ context: TransformContext) -> EventBatch?
+}
+
+/// Takes batches out of the graph to a backend.
+public protocol Sink: Sendable {
+    /// Consumes `input` until it ends, then flushes what it holds and returns.
+    func run(_ input: SinkInput, _ context: SinkContext) async throws
+}
+
+/// What a source is given to run.
+public struct SourceContext: Sendable {
+    public let id: String
+    public let output: Output
+    public let telemetry: ComponentTelemetry
+    public let logger: Logger
+    public let shutdown: ShutdownSignal
+    private let onReady: @Sendable () -> Void
+
+    public init(
+        id: String, output: Output, telemetry: ComponentTelemetry, logger: Logger, shutdown: ShutdownSignal,
+        onReady: @escaping @Sendable () -> Void
+    ) {
+        self.id = id
+        self.output = output
+        self.telemetry = telemetry
+        self.logger = logger
+        self.shutdown = shutdown
+        self.onReady = onReady
+    }
+
+    /// Tells the topology the source is accepting input (its port is bound, its files are open).
+    public func markReady() { onReady() }
+}
+
+/// What a transform is given with every batch.
+public struct TransformContext: Sendable {
+    public let id: String
+    public let telemetry: ComponentTelemetry
+    public let logger: Logger
+
+    public init(id: String, telemetry: ComponentTelemetry, logger: Logger) {
+        self.id = id
+        self.telemetry = telemetry
+        self.logger = logger
+    }
+}
+
+/// What a sink is given to run.
+public struct SinkContext: Sendable {
+    public let id: String
+    public let telemetry: ComponentTelemetry
+    public let logger: Logger
+
+    public init(id: String, telemetry: ComponentTelemetry, logger: Logger) {
+        self.id = id
+        self.telemetry = telemetry
+        self.logger = logger
+    }
+}
+
+/// The batches arriving at a sink, counted as received as they are taken.
+public struct SinkInput: Sendable, AsyncSequence {
+    public typealias Element = EventBatch
+    private let queue: BatchQueue
+    private let telemetry: ComponentTelemetry
+
+    public init(queue: BatchQueue, telemetry: ComponentTelemetry) {
+        self.queue = queue
+        self.telemetry = telemetry
+    }
+
+    /// The next batch, or `nil` once every input has finished and the queue is drained.
+    public func next() async -> EventBatch? {
+        guard let batch = await queue.next() else { return nil }
+        telemetry.receivedEvents.increment(by: batch.eventCount)
+        telemetry.receivedBytes.increment(by: batch.estimatedBytes)
+        return batch
+    }
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let input: SinkInput
+
+        public mutating func next() async -> EventBatch? { await input.next() }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(input: self) }
+}

@@ -1,0 +1,70 @@
+/// A parsed configuration document: YAML reduced to scalars, sequences and mappings, with line numbers.
+public struct ConfigNode: Sendable {
+    /// The shape of a node.
+    public enum Value: Sendable {
+        case null
+        case scalar(String)
+        case sequence([ConfigNode])
+        case mapping([(key: String, node: ConfigNode)])
+    }
+
+    public var value: Value
+    /// 1-based line in the file; 0 when unknown.
+    public var line: Int
+
+    public init(_ value: Value, line: Int = 0) {
+        self.value = value
+        self.line = line
+    }
+
+    /// The node under `key` when this is a mapping.
+    public subscript(key: String) -> ConfigNode? {
+        guard case .mapping(let entries) = value else { return nil }
+        return entries.first { $0.key == key }?.node
+    }
+
+    /// A word for the node's shape in error messages.
+    public var kindName: String {
+        switch value {
+        case .null: "nothing"
+        case .scalar: "a single value"
+        case .sequence: "a list"
+        case .mapping: "a mapping"
+        }
+    }
+}
+
+/// One problem in a configuration, located by file, line and key path.
+public struct ConfigError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+    /// Dotted key path, e.g. `sinks.vm.endpoints`.
+    public var path: String
+    public var message: String
+
+    public init(file: String, line: Int, path: String, message: String) {
+        self.file = file
+        self.line = line
+        self.path = path
+        self.message = message
+    }
+
+    public var description: String {
+        let location = line > 0 ? "\(file):\(line)" : file
+        return path.isEmpty ? "\(location): \(message)" : "\(location): \(path): \(message)"
+    }
+}
+
+/// Collects every configuration error so that all of them are reported at once.
+public final class ConfigDiagnostics {
+    public let file: String
+    public private(set) var errors: [ConfigError] = []
+
+    public init(file: String) {
+        self.file = file
+    }
+
+    public func error(_ path: String, line: Int, _ message: String) {
+        errors.append(ConfigError(file: file, line: line, path: path, message: message))
+    }
+}

@@ -1,0 +1,73 @@
+/// Where in a component an error happened, as Vector's component specification names the stages.
+public enum ErrorStage: String, Sendable, CaseIterable {
+    case receiving
+    case processing
+    case sending
+}
+
+/// The counters every component reports, labelled with its id, type and kind.
+///
+/// Counted per batch, never per event, so the cost does not grow with the event rate.
+public final class ComponentTelemetry: Sendable {
+    public let id: String
+    public let type: String
+    public let kind: ComponentKind
+    public let receivedEvents: Counter
+    public let receivedBytes: Counter
+    public let sentEvents: Counter
+    public let sentBytes: Counter
+    public let queueBatches: Gauge
+    public let queueEvents: Gauge
+    private let registry: TelemetryRegistry
+
+    public init(id: String, type: String, kind: ComponentKind, registry: TelemetryRegistry) {
+        self.id = id
+        self.type = type
+        self.kind = kind
+        self.registry = registry
+        let labels = [("component_id", id), ("component_kind", kind.rawValue), ("component_type", type)]
+        receivedEvents = registry.counter(
+            "petrel_component_received_events_total", help: "Events the component received.", labels: labels)
+        receivedBytes = registry.counter(
+            "petrel_component_received_bytes_total",
+            help: "Bytes the component received: wire bytes for sources, estimated in-memory bytes otherwise.",
+            labels: labels)
+        sentEvents = registry.counter(
+            "petrel_component_sent_events_total", help: "Events the component sent on.", labels: labels)
+        sentBytes = registry.counter(
+            "petrel_component_sent_bytes_total",
+            help: "Bytes the component sent: wire bytes for sinks, estimated in-memory bytes otherwise.",
+            labels: labels)
+        queueBatches = registry.gauge(
+            "petrel_component_queue_batches", help: "Batches waiting in the component's input queue.",
+            labels: labels)
+        queueEvents = registry.gauge(
+            "petrel_component_queue_events", help: "Events waiting in the component's input queue.", labels: labels)
+        for stage in ErrorStage.allCases {
+            _ = errorCounter(stage)
+        }
+    }
+
+    private var labels: [(String, String)] {
+        [("component_id", id), ("component_kind", kind.rawValue), ("component_type", type)]
+    }
+
+    /// Counts events dropped on purpose or by necessity, by reason (`queue_full`, `http_400`...).
+    public func discarded(_ count: Int, reason: String) {
+        registry.counter(
+            "petrel_component_discarded_events_total", help: "Events the component dropped, by reason.",
+            labels: labels + [("reason", reason)]
+        ).increment(by: count)
+    }
+
+    /// Counts an error at a stage.
+    public func error(_ stage: ErrorStage) {
+        errorCounter(stage).increment()
+    }
+
+    private func errorCounter(_ stage: ErrorStage) -> Counter {
+        registry.counter(
+            "petrel_component_errors_total", help: "Errors the component met, by stage.",
+            labels: labels + [("stage", stage.rawValue)])
+    }
+}

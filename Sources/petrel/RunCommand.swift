@@ -1,0 +1,34 @@
+import ArgumentParser
+import Logging
+import PetrelConfig
+import PetrelTopology
+
+/// `petrel run`: loads the configuration and runs the pipeline until SIGTERM or SIGINT.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run", abstract: "Run the pipeline described by a configuration file.")
+
+    @OptionGroup var options: CommonOptions
+
+    func run() async throws {
+        LoggingSetup.bootstrap(level: options.logLevel, format: options.logFormat)
+        let logger = Logger(label: "petrel")
+        let loader = ConfigLoader(registry: .standard, environment: Environment.all)
+        let config: PipelineConfig
+        do {
+            config = try loader.load(file: options.config)
+        } catch {
+            for problem in error.errors { logger.error("\(problem)") }
+            throw ExitCode(1)
+        }
+        logger.info(
+            "starting petrel",
+            metadata: ["config": "\(options.config)", "components": "\(config.components.count)"])
+        do {
+            try await PetrelApplication(config: config, logger: logger).run()
+        } catch {
+            logger.critical("petrel stopped: \(error)")
+            throw ExitCode(1)
+        }
+    }
+}
