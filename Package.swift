@@ -27,7 +27,12 @@ let package = Package(
         ),
         .target(
             name: "PetrelSources",
-            dependencies: ["PetrelCore", "PetrelCodecs"]
+            dependencies: [
+                "PetrelCore", "PetrelCodecs",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
         ),
         .target(
             name: "PetrelTransforms",
@@ -35,7 +40,12 @@ let package = Package(
         ),
         .target(
             name: "PetrelSinks",
-            dependencies: ["PetrelCore", "PetrelCodecs"]
+            dependencies: [
+                "PetrelCore", "PetrelCodecs",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
         ),
         .target(
             name: "PetrelConfig",

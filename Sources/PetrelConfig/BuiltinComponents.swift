@@ -8,6 +8,7 @@ public enum BuiltinComponents {
     public static let all: [ComponentDefinition] = [
         DemoSource.definition,
         FilterTransform.definition,
+        TagTransform.definition,
         BlackholeSink.definition,
         ConsoleSink.definition,
     ]

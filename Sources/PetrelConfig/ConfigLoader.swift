@@ -56,8 +56,9 @@ public struct ConfigLoader: Sendable {
         }
         top.finish()
 
-        var graph = PipelineGraph(entries: uniqueEntries(entries, diagnostics))
-        let components = graph.check(diagnostics)
+        let unique = uniqueEntries(entries, diagnostics)
+        var graph = PipelineGraph(entries: unique)
+        let components = graph.check(diagnostics, complete: unique.count == entries.count)
         guard diagnostics.errors.isEmpty else { throw ConfigLoadError(errors: diagnostics.errors) }
         return PipelineConfig(dataDirectory: dataDirectory, apiAddress: apiAddress, components: components)
     }

@@ -16,9 +16,7 @@ struct HostPort: Equatable {
             let rest = text[text.index(after: close)...]
             guard rest.hasPrefix(":") else { return .failure(HostPortError("expected :port after the host")) }
             portText = rest.dropFirst()
-            guard !host.isEmpty, host.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." || $0 == "%" }) else {
-                return .failure(HostPortError("\"[\(host)]\" is not an IPv6 address"))
-            }
+            guard isIPv6(host) else { return .failure(HostPortError("\"[\(host)]\" is not an IPv6 address")) }
         } else {
             guard let colon = text.lastIndex(of: ":") else {
                 return .failure(HostPortError("expected host:port, such as 127.0.0.1:8686"))
@@ -42,6 +40,18 @@ struct HostPort: Equatable {
             return .failure(HostPortError("the port must be a number from 0 to 65535, found \"\(portText)\""))
         }
         return .success(HostPort(host: String(host), port: port))
+    }
+
+    /// Whether `text` looks like an IPv6 address, with an optional zone (`fe80::1%eth0`); the socket
+    /// layer has the last word.
+    private static func isIPv6(_ text: Substring) -> Bool {
+        let parts = text.split(separator: "%", maxSplits: 1, omittingEmptySubsequences: false)
+        let address = parts[0]
+        guard address.contains(":"), address.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." }) else {
+            return false
+        }
+        guard parts.count == 2 else { return true }
+        return !parts[1].isEmpty && parts[1].allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }
     }
 }
 

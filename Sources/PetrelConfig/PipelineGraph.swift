@@ -51,11 +51,12 @@ struct PipelineGraph {
 
     /// Records every problem of the graph and returns the components that can run, in topological order.
     ///
-    /// The result is complete only when no error was recorded, here or before.
-    mutating func check(_ diagnostics: ConfigDiagnostics) -> [ComponentConfig] {
+    /// `complete` is false when components were left out (their id was taken). The result is complete
+    /// only when no error was recorded, here or before.
+    mutating func check(_ diagnostics: ConfigDiagnostics, complete: Bool) -> [ComponentConfig] {
         let suggested = connect(diagnostics)
-        // With some inputs unreadable, who reads what is unknown; "nobody reads" would be a guess.
-        if entries.allSatisfy(\.inputsComplete) {
+        // With some inputs unknown, who reads what is unknown too; "nobody reads" would be a guess.
+        if complete && entries.allSatisfy(\.inputsComplete) {
             reportUnread(diagnostics, except: suggested)
         }
         reportCycles(diagnostics)

@@ -1,11 +1,12 @@
+import Logging
+import PetrelCodecs
+import PetrelCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Logging
-import PetrelCodecs
-import PetrelCore
 
 /// Bootstraps swift-log once for the process: text or JSON lines on standard error.
 enum LoggingSetup {

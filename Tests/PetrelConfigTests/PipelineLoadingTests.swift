@@ -37,9 +37,10 @@ import Testing
         let config = try Fakes.loader().parse(pipeline, file: "petrel.yaml")
         #expect(config.components.map(\.id) == ["prom_in", "app_logs", "tag_all", "metrics_only", "debug", "vm"])
         #expect(config.components.map(\.kind) == [.source, .source, .transform, .transform, .sink, .sink])
-        #expect(config.components.map(\.type) == [
-            "metrics_gen", "logs_gen", "pass", "metrics_filter", "console", "metrics_sink",
-        ])
+        #expect(
+            config.components.map(\.type) == [
+                "metrics_gen", "logs_gen", "pass", "metrics_filter", "console", "metrics_sink",
+            ])
         for (position, component) in config.components.enumerated() {
             let earlier = Set(config.components[..<position].map(\.id))
             #expect(component.inputs.allSatisfy(earlier.contains), "\(component.id) comes before an input")
@@ -64,6 +65,7 @@ import Testing
 
     @Test func inputsAndReaders() throws {
         let config = try Fakes.loader().parse(pipeline, file: "petrel.yaml")
+        #expect(config.component("prom_in")?.inputs == [])
         #expect(config.component("tag_all")?.inputs == ["prom_in", "app_logs"])
         #expect(config.component("debug")?.inputs == ["tag_all", "prom_in"])
         #expect(config.readers(of: "prom_in").map(\.id) == ["tag_all", "debug"])

@@ -111,7 +111,8 @@ private func names(_ batch: MetricBatch, _ series: Int) -> [String] {
         #expect(first.labelsHash(series: 0) == second.labelsHash(series: 1))
         #expect(first.labelsHash(series: 0) != second.labelsHash(series: 0))
         // The same value on every node and every run: xxHash64 of "__name__ 0xff up 0xff job 0xff node 0xff".
-        let joined = Array("__name__".utf8) + [0xFF] + Array("up".utf8) + [0xFF] + Array("job".utf8) + [0xFF]
+        let joined =
+            Array("__name__".utf8) + [0xFF] + Array("up".utf8) + [0xFF] + Array("job".utf8) + [0xFF]
             + Array("node".utf8) + [0xFF]
         #expect(first.labelsHash(series: 0) == XXHash64.hash(joined))
         #expect(first.labelsHash(series: 0) == 0x0158_5E23_99CC_2DF6)

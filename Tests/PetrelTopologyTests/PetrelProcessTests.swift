@@ -46,7 +46,10 @@ import Testing
             }
         }
         let text = try #require(metrics, "petrel served /metrics with the console sink's counters")
-        #expect(text.contains("petrel_component_sent_events_total{component_id=\"demo\",component_kind=\"source\",component_type=\"demo\"}"))
+        #expect(
+            text.contains(
+                "petrel_component_sent_events_total{component_id=\"demo\",component_kind=\"source\",component_type=\"demo\"}"
+            ))
         #expect(text.contains("petrel_component_received_events_total{component_id=\"no_health_checks\""))
         #expect(httpGet(port: port, path: "/ready")?.status == 200)
 

@@ -32,9 +32,10 @@ import Testing
         #expect(both.numbers.sorted() == Array(0..<50) + Array(1000..<1050), "fan-in: every batch of both sources")
         #expect(both.numbers.filter { $0 < 1000 } == Array(0..<50), "per-source order is kept")
         #expect(onlyA.numbers == Array(0..<50), "fan-out: the second reader of a gets all of a")
-        #expect(topology.telemetry.value(
-            "petrel_component_received_events_total",
-            labels: [("component_id", "both"), ("component_kind", "sink"), ("component_type", "recording")]) == 100)
+        #expect(
+            topology.telemetry.value(
+                "petrel_component_received_events_total",
+                labels: [("component_id", "both"), ("component_kind", "sink"), ("component_type", "recording")]) == 100)
     }
 
     @Test func transformsRunBetweenSourcesAndSinks() async throws {

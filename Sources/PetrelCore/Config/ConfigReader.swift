@@ -136,6 +136,17 @@ public final class ConfigReader {
         return value
     }
 
+    /// A `host:port` address to listen on (`0.0.0.0:9201`, `[::1]:8686`).
+    public func listenAddress(_ key: String, default fallback: HostPort) -> HostPort {
+        guard let text = string(key) else { return fallback }
+        switch HostPort.parse(text) {
+        case .success(let address): return address
+        case .failure(let problem):
+            error(key, "invalid address \"\(text)\": \(problem.message)")
+            return fallback
+        }
+    }
+
     /// One of a fixed set of words.
     public func choice<T: RawRepresentable & CaseIterable>(_ key: String, default fallback: T) -> T
     where T.RawValue == String {
@@ -160,7 +171,8 @@ public final class ConfigReader {
         var strings: [String] = []
         for (index, item) in items.enumerated() {
             guard case .scalar(let text) = item.value else {
-                diagnostics.error("\(path(key))[\(index)]", line: item.line, "expected a single value, found \(item.kindName)")
+                diagnostics.error(
+                    "\(path(key))[\(index)]", line: item.line, "expected a single value, found \(item.kindName)")
                 continue
             }
             strings.append(text)

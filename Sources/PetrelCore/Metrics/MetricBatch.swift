@@ -211,7 +211,8 @@ public struct MetricBatch: Sendable {
     public mutating func makeLabel(name: String, value: String) -> LabelRef {
         let name = appendToArena(name)
         let value = appendToArena(value)
-        return LabelRef(nameOffset: name.offset, nameLength: name.length, valueOffset: value.offset, valueLength: value.length)
+        return LabelRef(
+            nameOffset: name.offset, nameLength: name.length, valueOffset: value.offset, valueLength: value.length)
     }
 
     /// Appends a series with float samples; its labels are sorted by name on the way in.

@@ -18,7 +18,8 @@ public final class ComponentTelemetry: Sendable {
     public let sentBytes: Counter
     public let queueBatches: Gauge
     public let queueEvents: Gauge
-    private let registry: TelemetryRegistry
+    /// The registry, for metrics of its own that a component adds beside the standard ones.
+    public let registry: TelemetryRegistry
 
     public init(id: String, type: String, kind: ComponentKind, registry: TelemetryRegistry) {
         self.id = id

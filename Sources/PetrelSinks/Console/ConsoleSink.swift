@@ -1,10 +1,11 @@
+import PetrelCodecs
+import PetrelCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import PetrelCodecs
-import PetrelCore
 
 /// Prints every event as one JSON line on standard output (or standard error).
 public struct ConsoleSink: Sink {

@@ -75,7 +75,9 @@ struct DemoGenerator {
             Span(
                 traceID: traceID, spanID: rootID, name: "GET /api/orders", kind: .server,
                 startTimeUnixNano: start, endTimeUnixNano: start + 50_000_000,
-                attributes: [Attribute("http.request.method", .string("GET")), Attribute("http.route", .string("/api/orders"))],
+                attributes: [
+                    Attribute("http.request.method", .string("GET")), Attribute("http.route", .string("/api/orders")),
+                ],
                 status: SpanStatus(code: .ok))
         ]
         for index in 1..<max(batchSize, 1) {
@@ -85,7 +87,9 @@ struct DemoGenerator {
                     traceID: traceID, spanID: SpanID(random.next() | 1), parentSpanID: rootID,
                     name: "SELECT orders", kind: .client, startTimeUnixNano: childStart,
                     endTimeUnixNano: childStart + 800_000,
-                    attributes: [Attribute("db.system", .string("postgresql")), Attribute("db.query.index", .int(Int64(index)))]))
+                    attributes: [
+                        Attribute("db.system", .string("postgresql")), Attribute("db.query.index", .int(Int64(index))),
+                    ]))
         }
         let scope = ScopeSpans(scope: InstrumentationScope(name: "petrel.demo", version: "1"), spans: spans)
         let resource = Resource(attributes: [Attribute("service.name", .string("demo-shop"))])

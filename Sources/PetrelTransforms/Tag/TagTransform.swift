@@ -1,0 +1,50 @@
+import PetrelCore
+
+/// Adds the node's identity (cloud, region, cluster, node...) to every event.
+///
+/// Metrics get Prometheus labels; spans and logs get OpenTelemetry resource attributes
+/// (`cloud` → `cloud.provider`, `region` → `cloud.region`, `cluster` → `k8s.cluster.name`,
+/// `node` → `k8s.node.name`, other keys as given).
+public struct TagTransform: Transform {
+    public let config: TagTransformConfig
+
+    public init(config: TagTransformConfig) {
+        self.config = config
+    }
+
+    public static let definition = ComponentDefinition(type: "tag", kind: .transform) { reader, _ in
+        .transform(TagTransform(config: TagTransformConfig(from: reader)), accepts: .all)
+    }
+
+    public mutating func process(_ batch: EventBatch, _ context: TransformContext) -> EventBatch? {
+        switch batch {
+        case .metrics(var metrics):
+            tag(&metrics)
+            return .metrics(metrics)
+        case .logs(var logs):
+            for index in logs.records.indices { tag(&logs.records[index].resource) }
+            return .logs(logs)
+        case .traces(var traces):
+            for index in traces.resourceSpans.indices { tag(&traces.resourceSpans[index].resource.attributes) }
+            return .traces(traces)
+        }
+    }
+
+    private func tag(_ metrics: inout MetricBatch) {
+        for tag in config.tags {
+            // The label's bytes go into the arena once per batch and every series points at them.
+            let label = metrics.makeLabel(name: tag.label, value: tag.value)
+            for series in metrics.series.indices {
+                if config.overwrite || metrics.labelIndex(series: series, name: tag.label) == nil {
+                    metrics.setLabel(series: series, label)
+                }
+            }
+        }
+    }
+
+    private func tag(_ attributes: inout [Attribute]) {
+        for tag in config.tags where config.overwrite || attributes[tag.attribute] == nil {
+            attributes.set(tag.attribute, .string(tag.value))
+        }
+    }
+}
