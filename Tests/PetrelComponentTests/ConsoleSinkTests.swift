@@ -102,7 +102,9 @@ import Testing
         #expect(telemetry.sentBytes.value == UInt64(printedBytes), "the bytes written, as JSON lines")
         let labels = [("component_id", "out"), ("component_kind", "sink"), ("component_type", "console")]
         #expect(registry.value("petrel_component_errors_total", labels: labels + [("stage", "sending")]) == 0)
-        #expect(registry.value("petrel_component_discarded_events_total", labels: labels + [("reason", "write_failed")]) == nil)
+        #expect(
+            registry.value("petrel_component_discarded_events_total", labels: labels + [("reason", "write_failed")])
+                == nil)
         #expect(queue.count == 0)
     }
 

@@ -129,12 +129,18 @@ import Testing
         // Two tests in one leaf.
         (
             ["key": "status", "equals": "500", "matches": "5.."],
-            [#"transforms.keep.condition: a test on "status" needs exactly one of equals, not_equals, matches or exists"#]
+            [
+                #"transforms.keep.condition: a test on "status" needs exactly one of equals, not_equals, "#
+                    + "matches or exists"
+            ]
         ),
         // No test at all.
         (
             ["key": "status"],
-            [#"transforms.keep.condition: a test on "status" needs exactly one of equals, not_equals, matches or exists"#]
+            [
+                #"transforms.keep.condition: a test on "status" needs exactly one of equals, not_equals, "#
+                    + "matches or exists"
+            ]
         ),
         // A combinator beside a key.
         (
@@ -150,7 +156,10 @@ import Testing
         (["any": "status"], ["transforms.keep.condition.any: expected a list, found a single value"]),
         // A typo in a leaf.
         (["key": "status", "equals": "500", "equal": "500"], ["transforms.keep.condition.equal: unknown key"]),
-        (["key": "status", "equals": ["500"]], ["transforms.keep.condition.equals: expected a single value, found a list"]),
+        (
+            ["key": "status", "equals": ["500"]],
+            ["transforms.keep.condition.equals: expected a single value, found a list"]
+        ),
         // Errors deep in the tree name the whole path.
         (
             ["any": [["key": "a", "exists": true], ["not": ["key": "b"]]]],
@@ -188,13 +197,15 @@ import Testing
 
     @Test func existsNeedsABoolean() {
         let result = build(condition: ["key": "a", "exists": "maybe"])
-        #expect(result.errors == [#"petrel.yaml: transforms.keep.condition.exists: expected true or false, found "maybe""#])
+        #expect(
+            result.errors == [#"petrel.yaml: transforms.keep.condition.exists: expected true or false, found "maybe""#])
     }
 
     @Test func conditionMustBeAMapping() {
         let result = build(condition: "status == 500")
         #expect(result.filter == nil)
-        #expect(result.errors.first == "petrel.yaml: transforms.keep.condition: expected a mapping, found a single value")
+        #expect(
+            result.errors.first == "petrel.yaml: transforms.keep.condition: expected a mapping, found a single value")
     }
 
     @Test func unknownKeyBesideTheCondition() {
@@ -251,7 +262,11 @@ import Testing
             ["method=POST,status=500", "job=api"]
         ),
         (
-            ["all": [["key": "__name__", "equals": "http_requests_total"], ["not": ["key": "status", "matches": "2.."]]]],
+            [
+                "all": [
+                    ["key": "__name__", "equals": "http_requests_total"], ["not": ["key": "status", "matches": "2.."]],
+                ]
+            ],
             ["method=POST,status=500"]
         ),
         (
@@ -405,7 +420,9 @@ import Testing
                     ScopeSpans(
                         scope: InstrumentationScope(name: "db"),
                         spans: [
-                            span(2, "SELECT", kind: .client, status: .unset, [Attribute("db.system", .string("postgresql"))])
+                            span(
+                                2, "SELECT", kind: .client, status: .unset,
+                                [Attribute("db.system", .string("postgresql"))])
                         ]),
                 ]),
             ResourceSpans(
@@ -428,7 +445,8 @@ import Testing
         return traces.resourceSpans.flatMap { resource in
             resource.scopeSpans.map { scope in
                 let service = resource.resource.attributes["service.name"]?.text ?? "?"
-                return "\(service)/\(scope.scope.name):" + scope.spans.map { String($0.spanID.value) }.joined(separator: ",")
+                return "\(service)/\(scope.scope.name):"
+                    + scope.spans.map { String($0.spanID.value) }.joined(separator: ",")
             }
         }
     }

@@ -1,3 +1,4 @@
+import PetrelCore
 import Testing
 
 @testable import PetrelConfig

@@ -37,7 +37,7 @@ import Testing
         #expect(
             errors(yaml) == [
                 #"petrel.yaml:7: sinks.out.inputs[0]: unknown component "dmeo"; did you mean "demo"?"#,
-                "petrel.yaml:8: sinks.out.batch_sise: unknown key",
+                "petrel.yaml:8: sinks.out.batch_sise: unknown key; did you mean \"batch_size\"?",
             ])
         // Both in one error, as `petrel validate` prints it.
         do {
@@ -48,7 +48,7 @@ import Testing
             #expect(
                 error.description == """
                     petrel.yaml:7: sinks.out.inputs[0]: unknown component "dmeo"; did you mean "demo"?
-                    petrel.yaml:8: sinks.out.batch_sise: unknown key
+                    petrel.yaml:8: sinks.out.batch_sise: unknown key; did you mean "batch_size"?
                     """)
         }
     }

@@ -245,7 +245,7 @@ import Testing
                 "petrel.yaml:2: environment variable ADDRESS is not set",
                 #"petrel.yaml:2: sources.in: no component reads from "in"; list it in the inputs of a transform or"#
                     + " a sink, or remove it",
-                "petrel.yaml:2: sources.in.adress: unknown key",
+                "petrel.yaml:2: sources.in.adress: unknown key; did you mean \"address\"?",
                 #"petrel.yaml:5: transforms.t: no component reads from "t", so its output goes nowhere; list it in"#
                     + " the inputs of a transform or a sink, or remove it",
                 "petrel.yaml:5: transforms.t.inputs[0]: a component cannot read its own output",

@@ -225,7 +225,11 @@ public final class ConfigReader {
     /// Reports every key that was never read as unknown.
     public func finish() {
         for entry in entries where !used.contains(entry.key) {
-            diagnostics.error(path(entry.key), line: entry.node.line, "unknown key")
+            var message = "unknown key"
+            if let suggestion = EditDistance.closest(to: entry.key, among: used.subtracting(entries.map(\.key))) {
+                message += "; did you mean \"\(suggestion)\"?"
+            }
+            diagnostics.error(path(entry.key), line: entry.node.line, message)
         }
     }
 }

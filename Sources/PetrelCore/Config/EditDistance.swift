@@ -1,7 +1,7 @@
 /// Suggestions for misspelt names, by edit distance.
-enum EditDistance {
+public enum EditDistance {
     /// The candidate closest to `name`, if it is close enough to be what was meant.
-    static func closest(to name: String, among candidates: some Sequence<String>) -> String? {
+    public static func closest(to name: String, among candidates: some Sequence<String>) -> String? {
         let limit = max(1, min(3, name.count / 3))
         var best: (candidate: String, distance: Int)?
         for candidate in candidates where candidate != name {
@@ -15,7 +15,7 @@ enum EditDistance {
 
     /// The number of single-character insertions, deletions, substitutions and swaps of neighbours
     /// turning `a` into `b` (optimal string alignment: a swap is the commonest typo, so it counts one).
-    static func between(_ a: String, _ b: String) -> Int {
+    public static func between(_ a: String, _ b: String) -> Int {
         let a = Array(a.unicodeScalars)
         let b = Array(b.unicodeScalars)
         if a.isEmpty { return b.count }
