@@ -5,7 +5,7 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # Debian packages the build links against.
 BUILD_PACKAGES := libsnappy-dev zlib1g-dev pkg-config
 # Debian packages the tests run against (real servers, started by the tests on loopback ports).
-TEST_PACKAGES := $(BUILD_PACKAGES)
+TEST_PACKAGES := $(BUILD_PACKAGES) victoria-metrics
 
 .PHONY: run test build lint deps test-deps print-test-packages
 

@@ -77,14 +77,17 @@ let package = Package(
         .testTarget(name: "PetrelCodecsTests", dependencies: ["PetrelCodecs"]),
         .testTarget(name: "PetrelComponentTests", dependencies: ["PetrelSources", "PetrelTransforms", "PetrelSinks"]),
         .testTarget(name: "PetrelConfigTests", dependencies: ["PetrelConfig"]),
+        .target(name: "PetrelTestSupport", path: "Tests/PetrelTestSupport"),
         .testTarget(
             name: "PetrelTopologyTests",
             dependencies: [
-                "PetrelTopology", "PetrelConfig",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
+                "PetrelTopology", "PetrelConfig", "PetrelTestSupport",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
+        ),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["PetrelTopology", "PetrelConfig", "PetrelCodecs", "PetrelSinks", "PetrelTestSupport"]
         ),
     ]
 )

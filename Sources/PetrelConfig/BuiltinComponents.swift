@@ -7,9 +7,12 @@ import PetrelTransforms
 public enum BuiltinComponents {
     public static let all: [ComponentDefinition] = [
         DemoSource.definition,
+        RemoteWriteSource.definition,
         FilterTransform.definition,
+        RelabelTransform.definition,
         TagTransform.definition,
         BlackholeSink.definition,
+        RemoteWriteSink.definition,
         ConsoleSink.definition,
     ]
 }

@@ -69,7 +69,7 @@ public struct EnvironmentInterpolation: Sendable {
         }
     }
 
-    /// The replacement for one `${...}`; `nil` when the reference is malformed and should stay as written.
+    /// The replacement for one `${...}`; `nil` when it should stay as written (malformed, or a capture group).
     private func resolve(
         _ body: String, reference: String, lineNumber: Int, diagnostics: ConfigDiagnostics
     ) -> String? {
@@ -82,6 +82,8 @@ public struct EnvironmentInterpolation: Sendable {
             name = body
             fallback = nil
         }
+        // `${1}` is a regex capture group in relabel replacements, never a variable: it stays as written.
+        if fallback == nil, !name.isEmpty, name.allSatisfy({ $0.isASCII && $0.isNumber }) { return nil }
         guard Self.isValidName(name) else {
             let problem = name.isEmpty ? "names no variable" : "has an invalid variable name \"\(name)\""
             diagnostics.error(

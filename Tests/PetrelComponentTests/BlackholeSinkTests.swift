@@ -77,10 +77,10 @@ import Testing
         }
         for batch in batches() { try await queue.send(batch) }
         queue.producerFinished()
+        #expect(await componentEventually { telemetry.sentEvents.value == 9 }, "what arrived so far is counted")
         try await Task.sleep(for: .milliseconds(50))
         let finishedEarly = finished.load(ordering: .relaxed)
         #expect(!finishedEarly, "one input is still open")
-        #expect(telemetry.sentEvents.value == 9, "what arrived so far is counted")
         try await queue.send(batches()[1])
         queue.producerFinished()
         try await sink.value

@@ -68,3 +68,13 @@ func buildComponent(_ definition: ComponentDefinition, at path: String, _ node: 
 func componentTestTelemetry(id: String, type: String, kind: ComponentKind) -> ComponentTelemetry {
     ComponentTelemetry(id: id, type: type, kind: kind, registry: TelemetryRegistry())
 }
+
+/// Polls `condition` until it holds or `timeout` passes; whether it held. For state another task reaches.
+func componentEventually(timeout: Duration = .seconds(5), _ condition: () -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while !condition() {
+        if ContinuousClock.now >= deadline { return false }
+        try? await Task.sleep(for: .milliseconds(2))
+    }
+    return true
+}

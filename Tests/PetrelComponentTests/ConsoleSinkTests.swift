@@ -51,6 +51,10 @@ import Testing
     @Test func unknownKeyIsReported() {
         let result = build(componentConfig(["target": "stderr", "encoding": "json"]))
         #expect(result.errors == ["petrel.yaml: sinks.out.encoding: unknown key"])
+        #expect(
+            build(componentConfig(["taget": "stderr"])).errors == [
+                #"petrel.yaml: sinks.out.taget: unknown key; did you mean "target"?"#
+            ])
     }
 
     // MARK: Running

@@ -68,6 +68,13 @@ import Testing
         #expect(try #require(result.config).interval == expected)
     }
 
+    @Test(arguments: ["1e30", "9223372037s", "106752d", "99999999999999999999s"])
+    func intervalTooLargeIsAnError(text: String) {
+        let result = build(componentConfig(["interval": .scalar(text)]))
+        #expect(result.errors.count == 1)
+        #expect(result.errors.first?.contains("sources.demo.interval: expected a duration") == true)
+    }
+
     @Test func batchSizeBounds() throws {
         #expect(try #require(build(componentConfig(["batch_size": 1])).config).batchSize == 1)
         #expect(try #require(build(componentConfig(["batch_size": 100_000])).config).batchSize == 100_000)
@@ -117,8 +124,17 @@ import Testing
     }
 
     @Test func unknownKeyIsReportedByFinish() {
+        let result = build(componentConfig(["count": 1, "rate": 5]))
+        #expect(result.errors == ["petrel.yaml: sources.demo.rate: unknown key"])
+    }
+
+    @Test func misspeltKeySuggestsTheSettingMeant() {
         let result = build(componentConfig(["batchsize": 5, "count": 1]))
-        #expect(result.errors == ["petrel.yaml: sources.demo.batchsize: unknown key"])
+        #expect(result.errors == [#"petrel.yaml: sources.demo.batchsize: unknown key; did you mean "batch_size"?"#])
+        let config = build(componentConfig(["interval": "1s", "intervall": "2s"]))
+        #expect(
+            config.errors == ["petrel.yaml: sources.demo.intervall: unknown key"],
+            "a setting already given is not suggested")
     }
 
     @Test func everyProblemIsReportedAtOnce() {
@@ -353,10 +369,11 @@ import Testing
             try await harness.run()
             finished.store(true, ordering: .relaxed)
         }
+        #expect(await componentEventually { harness.queue.count == 1 }, "the first batch fills the queue")
         try await Task.sleep(for: .milliseconds(100))
         let finishedEarly = finished.load(ordering: .relaxed)
         #expect(!finishedEarly, "the source waits for room instead of dropping")
-        #expect(harness.queue.count == 1)
+        #expect(harness.queue.count == 1, "nothing beyond the bound is held")
         let batches = await harness.drain()
         try await run.value
         #expect(batches.count == 6, "nothing was lost while waiting")

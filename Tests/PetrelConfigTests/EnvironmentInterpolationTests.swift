@@ -100,11 +100,17 @@ import Testing
         #expect(result.errors.isEmpty)
     }
 
+    @Test func captureGroupReferencesStayAsWritten() {
+        let result = interpolate(#"replacement: "${1}:${2}", target: "$1""#, ["1": "not used"])
+        #expect(result.text == #"replacement: "${1}:${2}", target: "$1""#)
+        #expect(result.errors.isEmpty)
+    }
+
     @Test func malformedReferences() {
         let text = """
             a: ${CLUSTER
             b: ${}
-            c: ${1}
+            c: ${1x}
             d: ${CLUSTER NAME}
             e: ${:-x}
             f: ${VAR:default}
@@ -117,7 +123,7 @@ import Testing
             result.errors == [
                 #"petrel.yaml:1: unclosed "${" in "${CLUSTER": expected "}" on the same line; write $$ for a literal $"#,
                 #"petrel.yaml:2: "${}" names no variable: "# + rule,
-                #"petrel.yaml:3: "${1}" has an invalid variable name "1": "# + rule,
+                #"petrel.yaml:3: "${1x}" has an invalid variable name "1x": "# + rule,
                 #"petrel.yaml:4: "${CLUSTER NAME}" has an invalid variable name "CLUSTER NAME": "# + rule,
                 #"petrel.yaml:5: "${:-x}" names no variable: "# + rule,
                 #"petrel.yaml:6: "${VAR:default}" has an invalid variable name "VAR:default": "# + rule,

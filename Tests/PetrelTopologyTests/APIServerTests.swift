@@ -1,5 +1,6 @@
 import Logging
 import PetrelCore
+import PetrelTestSupport
 import PetrelTopology
 import ServiceLifecycle
 import Testing
@@ -16,22 +17,22 @@ import Testing
         async let running: Void = group.run()
         let port = await server.boundPort()
 
-        let metrics = try #require(httpGet(port: port, path: "/metrics"))
+        let metrics = try #require(await httpGet(port: port, path: "/metrics"))
         #expect(metrics.status == 200)
         #expect(
             metrics.body.contains(
                 "petrel_component_sent_events_total{component_id=\"demo\",component_kind=\"source\",component_type=\"demo\"} 42"
             ))
-        #expect(httpGet(port: port, path: "/health")?.status == 200)
-        let notReady = try #require(httpGet(port: port, path: "/ready"))
+        #expect(await httpGet(port: port, path: "/health")?.status == 200)
+        let notReady = try #require(await httpGet(port: port, path: "/ready"))
         #expect(notReady.status == 503)
         #expect(notReady.body.contains("demo"))
         readiness.markReady("demo")
-        #expect(httpGet(port: port, path: "/ready")?.status == 200)
-        #expect(httpGet(port: port, path: "/nope")?.status == 404)
+        #expect(await httpGet(port: port, path: "/ready")?.status == 200)
+        #expect(await httpGet(port: port, path: "/nope")?.status == 404)
 
         await group.triggerGracefulShutdown()
         try await running
-        #expect(httpGet(port: port, path: "/health") == nil, "the port is closed after shutdown")
+        #expect(await httpGet(port: port, path: "/health") == nil, "the port is closed after shutdown")
     }
 }

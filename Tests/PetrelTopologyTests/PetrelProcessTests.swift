@@ -1,4 +1,5 @@
 import Foundation
+import PetrelTestSupport
 import Testing
 
 /// Runs the real `petrel` binary as a user would, on the default configuration.
@@ -25,6 +26,12 @@ import Testing
         return (process, output, errors)
     }
 
+    /// Everything left in a pipe, read off the cooperative pool.
+    private func read(_ pipe: Pipe) async -> String {
+        let handle = pipe.fileHandleForReading
+        return await offload { String(decoding: handle.readDataToEndOfFile(), as: UTF8.self) }
+    }
+
     @Test func defaultConfigPrintsEventsServesMetricsAndDrainsOnSIGTERM() async throws {
         let port = freePort()
         let dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("petrel-\(port)")
@@ -38,7 +45,7 @@ import Testing
         var metrics: String?
         for _ in 0..<100 {
             try await Task.sleep(for: .milliseconds(100))
-            if let response = httpGet(port: port, path: "/metrics"), response.status == 200,
+            if let response = await httpGet(port: port, path: "/metrics"), response.status == 200,
                 let sent = metricValue(response.body, consoleSent), sent > 0
             {
                 metrics = response.body
@@ -51,14 +58,14 @@ import Testing
                 "petrel_component_sent_events_total{component_id=\"demo\",component_kind=\"source\",component_type=\"demo\"}"
             ))
         #expect(text.contains("petrel_component_received_events_total{component_id=\"no_health_checks\""))
-        #expect(httpGet(port: port, path: "/ready")?.status == 200)
+        #expect(await httpGet(port: port, path: "/ready")?.status == 200)
 
         process.interrupt()  // SIGINT; `sigtermExitsZero` checks SIGTERM.
-        process.waitUntilExit()
+        await offload { process.waitUntilExit() }
         #expect(process.terminationStatus == 0)
         #expect(process.terminationReason == .exit)
 
-        let lines = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let lines = await read(output)
             .split(separator: "\n")
         let events = try lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
         let kinds = Set(events.compactMap { $0["kind"] as? String })
@@ -74,16 +81,17 @@ import Testing
         let port = freePort()
         let (process, _, _) = try petrel(
             ["run", "--config", "config/petrel.yaml"], environment: ["PETREL_API_ADDRESS": "127.0.0.1:\(port)"])
-        for _ in 0..<100 where httpGet(port: port, path: "/ready")?.status != 200 {
+        for _ in 0..<100 {
+            if await httpGet(port: port, path: "/ready")?.status == 200 { break }
             try await Task.sleep(for: .milliseconds(100))
         }
         process.terminate()
-        process.waitUntilExit()
+        await offload { process.waitUntilExit() }
         #expect(process.terminationReason == .exit)
         #expect(process.terminationStatus == 0)
     }
 
-    @Test func validateListsEveryErrorWithComponentAndKey() throws {
+    @Test func validateListsEveryErrorWithComponentAndKey() async throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("petrel-invalid-\(getpid()).yaml")
         try """
         sources:
@@ -95,26 +103,26 @@ import Testing
             colour: blue
         """.write(to: file, atomically: true, encoding: .utf8)
         let (process, _, errors) = try petrel(["validate", "--config", file.path])
-        process.waitUntilExit()
-        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        await offload { process.waitUntilExit() }
+        let text = await read(errors)
         #expect(process.terminationStatus == 1)
         #expect(text.contains("sinks.out.inputs[0]: unknown component \"dmeo\""), "\(text)")
         #expect(text.contains("sinks.out.colour: unknown key"), "\(text)")
     }
 
-    @Test func validateAcceptsTheDefaultConfig() throws {
+    @Test func validateAcceptsTheDefaultConfig() async throws {
         let (process, output, _) = try petrel(["validate", "--config", "config/petrel.yaml"])
-        process.waitUntilExit()
+        await offload { process.waitUntilExit() }
         #expect(process.terminationStatus == 0)
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let text = await read(output)
         #expect(text.contains("valid"))
     }
 
-    @Test func versionPrints() throws {
+    @Test func versionPrints() async throws {
         let (process, output, _) = try petrel(["--version"])
-        process.waitUntilExit()
+        await offload { process.waitUntilExit() }
         #expect(process.terminationStatus == 0)
-        #expect(String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).hasPrefix("0."))
+        #expect(await read(output).hasPrefix("0."))
     }
 }
 

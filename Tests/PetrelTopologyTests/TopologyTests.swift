@@ -1,6 +1,7 @@
 import Logging
 import PetrelConfig
 import PetrelCore
+import PetrelTestSupport
 import PetrelTopology
 import ServiceLifecycle
 import Testing

@@ -131,7 +131,8 @@ public struct EventJSONEncoder: Sendable {
         writer.key("start_time")
         writer.string(RFC3339.format(nanoseconds: Int64(clamping: span.startTimeUnixNano)))
         writer.key("duration_ns")
-        writer.uint(span.endTimeUnixNano &- span.startTimeUnixNano)
+        // A malformed span that ends before it starts lasted no time, not 2^64 ns.
+        writer.uint(span.endTimeUnixNano >= span.startTimeUnixNano ? span.endTimeUnixNano - span.startTimeUnixNano : 0)
         writer.key("status")
         writer.string("\(span.status.code)")
         if !span.attributes.isEmpty {

@@ -47,6 +47,19 @@ public struct RemoteWriteEncoder: Sendable {
         into output: inout [UInt8]
     ) {
         output.removeAll(keepingCapacity: true)
+        appendV1(batch, series: series, includeMetadata: includeMetadata, to: &output)
+    }
+
+    /// Appends the fields of `encodeV1(_:series:includeMetadata:)` to `output`.
+    ///
+    /// A `WriteRequest` is only repeated fields, so appending one request's bytes to another's is the request with
+    /// both: a sink can build one request from several batches without an intermediate array.
+    public mutating func appendV1(
+        _ batch: MetricBatch,
+        series: some Collection<Int>,
+        includeMetadata: Bool = false,
+        to output: inout [UInt8]
+    ) {
         batch.arena.withUnsafeBytes { arena in
             let count = measureV1(batch, series: series, includeMetadata: includeMetadata, arena: arena)
             ProtobufWriter.append(to: &output, count: count) { writer in

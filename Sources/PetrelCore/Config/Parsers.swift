@@ -1,7 +1,9 @@
 /// Parses Prometheus-style durations: `250ms`, `30s`, `5m`, `1h30m`, `1d`, or a plain number of seconds.
 public enum DurationParser {
     public static func parse(_ text: String) -> Duration? {
-        if let seconds = Double(text), seconds >= 0, seconds.isFinite {
+        if let seconds = Double(text) {
+            // Beyond Int64 nanoseconds (about 292 years) is no duration anyone means.
+            guard seconds >= 0, seconds < 9.2e9 else { return nil }
             return .nanoseconds(Int64(seconds * 1e9))
         }
         var total: Int64 = 0
@@ -10,7 +12,9 @@ public enum DurationParser {
         guard !scalars.isEmpty else { return nil }
         while let scalar = scalars.first {
             if ("0"..."9").contains(scalar) {
-                number = (number ?? 0) &* 10 &+ Int64(scalar.value - 48)
+                let (shifted, overflowed) = (number ?? 0).multipliedReportingOverflow(by: 10)
+                guard !overflowed, shifted <= Int64.max - 9 else { return nil }
+                number = shifted + Int64(scalar.value - 48)
                 scalars.removeFirst()
                 continue
             }
@@ -36,7 +40,10 @@ public enum DurationParser {
                 }
                 scalars.removeFirst()
             }
-            total += value * unit
+            let (product, overflowed) = value.multipliedReportingOverflow(by: unit)
+            let (sum, overflowedSum) = total.addingReportingOverflow(product)
+            guard !overflowed, !overflowedSum else { return nil }
+            total = sum
             number = nil
         }
         guard number == nil else { return nil }

@@ -20,11 +20,11 @@ public indirect enum Condition: Sendable {
         case matches(AnchoredRegex)
         case exists(Bool)
 
-        func evaluate(_ value: String?) -> Bool {
+        func evaluate(_ value: Value?) -> Bool {
             switch self {
-            case .equals(let expected): value == expected
-            case .notEquals(let expected): value != expected
-            case .matches(let regex): value.map(regex.matches) ?? false
+            case .equals(let expected): value?.text == expected
+            case .notEquals(let expected): value?.text != expected
+            case .matches(let regex): value?.text.map(regex.matches) ?? false
             case .exists(let expected): (value != nil) == expected
             }
         }
@@ -75,8 +75,24 @@ public indirect enum Condition: Sendable {
         }
     }
 
+    /// What a key looks up: text to compare, or a value that exists but has no text (an object, a list, bytes).
+    public enum Value: Sendable, Equatable {
+        case text(String)
+        case structured
+
+        var text: String? {
+            if case .text(let text) = self { return text }
+            return nil
+        }
+
+        /// A label value, attribute or field, as a condition sees it.
+        public init(_ value: AnyValue) {
+            self = value.text.map(Value.text) ?? .structured
+        }
+    }
+
     /// Evaluates the condition, looking values up with `lookup`.
-    public func evaluate(_ lookup: (String) -> String?) -> Bool {
+    public func evaluate(_ lookup: (String) -> Value?) -> Bool {
         switch self {
         case .all(let conditions): conditions.allSatisfy { $0.evaluate(lookup) }
         case .any(let conditions): conditions.contains { $0.evaluate(lookup) }

@@ -21,7 +21,7 @@ public struct FilterTransform: Transform {
         switch batch {
         case .metrics(var metrics):
             metrics.retainSeries { metrics, series in
-                condition.evaluate { metrics.labelValue(series: series, name: $0) }
+                condition.evaluate { metrics.labelValue(series: series, name: $0).map(Condition.Value.text) }
             }
             return metrics.series.isEmpty ? nil : .metrics(metrics)
         case .logs(var logs):
@@ -33,25 +33,27 @@ public struct FilterTransform: Transform {
         }
     }
 
-    static func lookup(_ record: LogRecord, _ key: String) -> String? {
+    static func lookup(_ record: LogRecord, _ key: String) -> Condition.Value? {
         switch key {
-        case "message": return record.message
-        case "severity": return record.severity
+        case "message": return .text(record.message)
+        case "severity": return .text(record.severity)
         default:
-            if key.hasPrefix("metadata.") { return record.metadata[String(key.dropFirst(9))] }
-            if key.hasPrefix("resource.") { return record.resource[String(key.dropFirst(9))]?.text }
-            return record.field(path: key)?.text
+            if key.hasPrefix("metadata.") { return record.metadata[String(key.dropFirst(9))].map(Condition.Value.text) }
+            if key.hasPrefix("resource.") { return record.resource[String(key.dropFirst(9))].map(Condition.Value.init) }
+            return record.field(path: key).map(Condition.Value.init)
         }
     }
 
-    static func lookup(_ span: Span, _ resource: Resource, _ key: String) -> String? {
+    static func lookup(_ span: Span, _ resource: Resource, _ key: String) -> Condition.Value? {
         switch key {
-        case "name": return span.name
-        case "kind": return "\(span.kind)"
-        case "status": return "\(span.status.code)"
+        case "name": return .text(span.name)
+        case "kind": return .text("\(span.kind)")
+        case "status": return .text("\(span.status.code)")
         default:
-            if key.hasPrefix("resource.") { return resource.attributes[String(key.dropFirst(9))]?.text }
-            return span.attributes[key]?.text
+            if key.hasPrefix("resource.") {
+                return resource.attributes[String(key.dropFirst(9))].map(Condition.Value.init)
+            }
+            return span.attributes[key].map(Condition.Value.init)
         }
     }
 }

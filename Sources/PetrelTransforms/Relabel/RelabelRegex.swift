@@ -31,6 +31,8 @@ struct RelabelRegex: @unchecked Sendable {
     var captureCount: Int { 2 * groupNames.count }
     /// Whether matching avoids Swift's `Regex`.
     var isFastPath: Bool { fastPath != nil }
+    /// How many engine results are cached now.
+    var cachedResults: Int { cache.count }
 
     /// Compiles `pattern`; `allowFastPath: false` forces the regex engine, to test the fast paths against it.
     init(_ pattern: String, allowFastPath: Bool = true) throws(RE2SyntaxError) {

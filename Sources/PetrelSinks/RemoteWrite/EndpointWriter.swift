@@ -1,0 +1,247 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import PetrelCodecs
+import PetrelCore
+import Synchronization
+
+/// Batches, encodes, compresses and sends the series routed to one endpoint, retrying failures.
+///
+/// A batcher task turns queued batches into requests bounded by samples, bytes and age; `concurrency`
+/// sender tasks deliver them. A request that fails with a retryable error is retried with exponential
+/// backoff and jitter (honouring `Retry-After`); in shard mode, while another endpoint is healthy, the
+/// request's series move to it instead and this endpoint is probed until it answers again.
+final class EndpointWriter: Sendable {
+    let endpoint: HTTPEndpoint
+    /// Mixed with series hashes for rendezvous hashing; derived from the URL so every node agrees.
+    let seed: UInt64
+    private let config: RemoteWriteSinkConfig
+    private let headers: RequestHeaders
+    private let context: SinkContext
+    private let queue: BoundedQueue<MetricBatch>
+    private let pool: HTTPConnectionPool
+    private let healthy = Atomic<Bool>(true)
+    private let probing = Atomic<Bool>(false)
+    private let healthGauge: Gauge
+    private let retries: Counter
+
+    init(
+        endpoint: HTTPEndpoint, config: RemoteWriteSinkConfig, headers: RequestHeaders,
+        context: SinkContext
+    ) {
+        self.endpoint = endpoint
+        self.seed = XXHash64.hash(Array(endpoint.description.utf8))
+        self.config = config
+        self.headers = headers
+        self.context = context
+        self.queue = BoundedQueue(capacity: config.bufferBatches, producers: 1)
+        self.pool = HTTPConnectionPool(endpoint: endpoint, maxIdle: config.concurrency)
+        let labels = [("component_id", context.id), ("endpoint", endpoint.description)]
+        self.healthGauge = context.telemetry.registry.gauge(
+            "petrel_remote_write_endpoint_healthy",
+            help: "1 while the endpoint accepts requests, 0 while it fails.",
+            labels: labels)
+        self.retries = context.telemetry.registry.counter(
+            "petrel_remote_write_retries_total", help: "Requests retried after a retryable failure.",
+            labels: labels)
+        healthGauge.set(1)
+    }
+
+    var isHealthy: Bool { healthy.load(ordering: .relaxed) }
+
+    func enqueue(_ batch: MetricBatch) async throws {
+        try await queue.send(batch)
+    }
+
+    /// No more batches will be routed here.
+    func inputFinished() {
+        queue.producerFinished()
+    }
+
+    func close() {
+        pool.close()
+    }
+
+    func run(router: SeriesRouter) async throws {
+        let requests = BoundedQueue<OutgoingRequest>(capacity: config.concurrency, producers: 1)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                defer { requests.producerFinished() }
+                var batcher = RequestBatcher(config: self.config)
+                while true {
+                    switch await self.pull(deadline: batcher.deadline) {
+                    case .ended:
+                        if let request = batcher.flush() { try await requests.send(request) }
+                        return
+                    case .timedOut:
+                        if let request = batcher.flush() { try await requests.send(request) }
+                    case .batch(let batch):
+                        for request in batcher.add(batch) { try await requests.send(request) }
+                    }
+                }
+            }
+            for _ in 0..<config.concurrency {
+                group.addTask {
+                    while let request = await requests.next() {
+                        try await self.deliver(request, router: router)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    private enum Pulled {
+        case batch(MetricBatch)
+        case ended
+        case timedOut
+    }
+
+    /// The next queued batch, waiting at most until `deadline` when one is given.
+    private func pull(deadline: ContinuousClock.Instant?) async -> Pulled {
+        guard let deadline else { return await queue.next().map(Pulled.batch) ?? .ended }
+        return await withTaskGroup(of: Pulled?.self) { group in
+            group.addTask {
+                let batch = await self.queue.next()
+                if batch == nil && Task.isCancelled { return nil }
+                return batch.map(Pulled.batch) ?? .ended
+            }
+            group.addTask {
+                try? await Task.sleep(until: deadline)
+                return .timedOut
+            }
+            var result: Pulled = .timedOut
+            var first = true
+            while let next = await group.next() {
+                if first {
+                    group.cancelAll()
+                    first = false
+                }
+                // A batch that arrived as the deadline passed is kept, never dropped.
+                if case .batch? = next {
+                    result = next!
+                } else if case .ended? = next, case .timedOut = result {
+                    result = .ended
+                }
+            }
+            return result
+        }
+    }
+
+    private enum Outcome {
+        case delivered
+        case rejected(HTTPResponseStatus, String)
+        case retryable(String, retryAfter: Duration?)
+    }
+
+    /// Sends a request until it is delivered or rejected, or hands it to a healthy peer.
+    private func deliver(_ request: OutgoingRequest, router: SeriesRouter) async throws {
+        var backoff = config.initialBackoff
+        while true {
+            if !isHealthy && router.hasHealthyPeer(of: self) {
+                try await reroute(request, router: router)
+                return
+            }
+            switch await attempt(request) {
+            case .delivered:
+                markHealthy()
+                context.telemetry.sentEvents.increment(by: request.seriesCount)
+                context.telemetry.sentBytes.increment(by: request.body.readableBytes)
+                router.leave(request.seriesCount)
+                return
+            case .rejected(let status, let line):
+                context.telemetry.discarded(request.seriesCount, reason: "http_\(status.code)")
+                context.logger.warning(
+                    "endpoint rejected a request; dropping it",
+                    metadata: [
+                        "endpoint": "\(endpoint)", "status": "\(status.code)", "response": "\(line)",
+                        "series": "\(request.seriesCount)",
+                    ])
+                router.leave(request.seriesCount)
+                return
+            case .retryable(let reason, let retryAfter):
+                context.telemetry.error(.sending)
+                retries.increment()
+                context.logger.debug(
+                    "request failed; will retry",
+                    metadata: ["endpoint": "\(endpoint)", "reason": "\(reason)"])
+                if router.hasHealthyPeer(of: self) {
+                    markUnhealthy(router: router)
+                    try await reroute(request, router: router)
+                    return
+                }
+                let jittered = backoff * Double.random(in: 0.5...1.0)
+                try await Task.sleep(for: max(jittered, retryAfter ?? .zero))
+                backoff = min(backoff * 2, config.maxBackoff)
+            }
+        }
+    }
+
+    private func attempt(_ request: OutgoingRequest) async -> Outcome {
+        do {
+            let response = try await pool.post(
+                body: request.body, headers: headers.make(), timeout: config.timeout)
+            switch response.status.code {
+            case 200..<300: return .delivered
+            case 429, 500..<600:
+                let retryAfter = response.headers.first(name: "Retry-After").flatMap(Int.init).map {
+                    Duration.seconds($0)
+                }
+                return .retryable(
+                    "HTTP \(response.status.code): \(response.firstBodyLine)", retryAfter: retryAfter)
+            default:
+                return .rejected(response.status, response.firstBodyLine)
+            }
+        } catch {
+            return .retryable("\(error)", retryAfter: nil)
+        }
+    }
+
+    /// Moves a request's series to healthy peers; they are done with here.
+    private func reroute(_ request: OutgoingRequest, router: SeriesRouter) async throws {
+        for batch in request.batches {
+            try await router.route(batch, avoiding: self)
+        }
+        router.leave(request.seriesCount)
+    }
+
+    private func markHealthy() {
+        if !healthy.exchange(true, ordering: .relaxed) {
+            healthGauge.set(1)
+            context.logger.info("endpoint is healthy again", metadata: ["endpoint": "\(endpoint)"])
+        }
+    }
+
+    private func markUnhealthy(router: SeriesRouter) {
+        guard healthy.exchange(false, ordering: .relaxed) else { return }
+        healthGauge.set(0)
+        context.logger.warning(
+            "endpoint failing; its series move to the other endpoints",
+            metadata: ["endpoint": "\(endpoint)"])
+        guard !probing.exchange(true, ordering: .relaxed) else { return }
+        Task { await self.probe() }
+    }
+
+    /// Sends empty requests with backoff until the endpoint answers 2xx, then marks it healthy.
+    private func probe() async {
+        defer { probing.store(false, ordering: .relaxed) }
+        var backoff = config.initialBackoff
+        let empty = OutgoingRequest(
+            batches: [], body: ByteBuffer(bytes: Snappy.compress([UInt8]())), seriesCount: 0)
+        while !isHealthy {
+            try? await Task.sleep(for: backoff * Double.random(in: 0.5...1.0))
+            if case .delivered = await attempt(empty) {
+                markHealthy()
+                return
+            }
+            backoff = min(backoff * 2, config.maxBackoff)
+        }
+    }
+}
+
+/// A compressed remote-write request and the batches it was made from (to move them if need be).
+struct OutgoingRequest: Sendable {
+    var batches: [MetricBatch]
+    var body: ByteBuffer
+    var seriesCount: Int
+}

@@ -1,0 +1,102 @@
+import NIOCore
+import PetrelCodecs
+import PetrelCore
+
+/// Groups routed batches into requests of at most `maxSamples` samples and about `maxBytes` bytes.
+///
+/// Remote-write 1.0 requests are built by appending each part's encoding (concatenated
+/// `WriteRequest`s are one `WriteRequest` on the wire). A 2.0 request carries one symbols table, so
+/// it holds the series of one batch only.
+struct RequestBatcher {
+    private let config: RemoteWriteSinkConfig
+    private var encoder = RemoteWriteEncoder()
+    private var compressed: [UInt8] = []
+    private var parts: [MetricBatch] = []
+    private var encoded: [UInt8] = []
+    private var samples = 0
+    private var bytes = 0
+    private var oldest: ContinuousClock.Instant?
+
+    init(config: RemoteWriteSinkConfig) {
+        self.config = config
+    }
+
+    /// When the pending request must go even if it is not full.
+    var deadline: ContinuousClock.Instant? { oldest.map { $0 + config.maxAge } }
+
+    /// Adds a batch; returns the requests that filled up.
+    mutating func add(_ batch: MetricBatch) -> [OutgoingRequest] {
+        var ready: [OutgoingRequest] = []
+        if config.protocolVersion == .v2, !parts.isEmpty, let request = flush() {
+            ready.append(request)
+        }
+        var start = 0
+        var partSamples = 0
+        var partBytes = 0
+        for index in batch.series.indices {
+            let series = batch.series[index]
+            let seriesSamples = Int(series.sampleCount + series.histogramCount)
+            let seriesBytes = Self.estimatedBytes(batch, index)
+            if samples + partSamples + seriesSamples > config.maxSamples
+                || bytes + partBytes + seriesBytes > config.maxBytes, samples + partSamples > 0
+            {
+                append(batch, start..<index, samples: partSamples, bytes: partBytes)
+                if let request = flush() { ready.append(request) }
+                start = index
+                partSamples = 0
+                partBytes = 0
+            }
+            partSamples += seriesSamples
+            partBytes += seriesBytes
+        }
+        append(batch, start..<batch.series.count, samples: partSamples, bytes: partBytes)
+        if samples >= config.maxSamples || bytes >= config.maxBytes, let request = flush() {
+            ready.append(request)
+        }
+        return ready
+    }
+
+    /// The pending request, compressed; nil when there is none.
+    mutating func flush() -> OutgoingRequest? {
+        guard !parts.isEmpty else { return nil }
+        defer {
+            parts = []
+            encoded.removeAll(keepingCapacity: true)
+            samples = 0
+            bytes = 0
+            oldest = nil
+        }
+        if config.protocolVersion == .v2 {
+            encoded = encoder.encodeV2(parts[0], series: parts[0].series.indices)
+        }
+        Snappy.compress(encoded, into: &compressed)
+        let seriesCount = parts.reduce(0) { $0 + $1.seriesCount }
+        return OutgoingRequest(
+            batches: parts, body: ByteBuffer(bytes: compressed), seriesCount: seriesCount)
+    }
+
+    private mutating func append(_ batch: MetricBatch, _ range: Range<Int>, samples: Int, bytes: Int) {
+        guard !range.isEmpty else { return }
+        var part = batch
+        if range.count != batch.series.count { part.series = Array(batch.series[range]) }
+        if config.protocolVersion == .v1 {
+            encoded.append(
+                contentsOf: encoder.encodeV1(
+                    part, series: part.series.indices, includeMetadata: parts.isEmpty))
+        }
+        parts.append(part)
+        self.samples += samples
+        self.bytes += bytes
+        if oldest == nil { oldest = .now }
+    }
+
+    /// About what a series takes on the wire: its label bytes, their framing, and ~20 bytes a sample.
+    private static func estimatedBytes(_ batch: MetricBatch, _ index: Int) -> Int {
+        var total = 8
+        for label in batch.labels(of: index) {
+            total += Int(label.nameLength + label.valueLength) + 6
+        }
+        let series = batch.series[index]
+        return total + Int(series.sampleCount) * 20 + Int(series.histogramCount) * 128
+    }
+}

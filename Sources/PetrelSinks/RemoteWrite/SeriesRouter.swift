@@ -1,0 +1,106 @@
+import PetrelCore
+import Synchronization
+
+/// Decides which endpoint writers get which series, and knows when everything routed is done.
+///
+/// In `shard` mode each series goes to one healthy endpoint chosen by rendezvous hashing of its
+/// labels: the same series goes to the same endpoint while the set of healthy endpoints stays the
+/// same, and only a failed endpoint's series move (and come back when it recovers).
+final class SeriesRouter: Sendable {
+    let writers: [EndpointWriter]
+    let mode: RemoteWriteSinkConfig.Mode
+    private let outstanding = Mutex<(series: Int, drained: CheckedContinuation<Void, Never>?)>(
+        (0, nil))
+
+    init(writers: [EndpointWriter], mode: RemoteWriteSinkConfig.Mode) {
+        self.writers = writers
+        self.mode = mode
+    }
+
+    /// Hands a batch to the writers, waiting while their buffers are full.
+    func route(_ batch: MetricBatch, avoiding failed: EndpointWriter? = nil) async throws {
+        guard !batch.series.isEmpty else { return }
+        switch mode {
+        case .replicate:
+            for writer in writers {
+                enter(batch.seriesCount)
+                try await writer.enqueue(batch)
+            }
+        case .shard:
+            var targets = writers.filter { $0.isHealthy && $0 !== failed }
+            if targets.isEmpty { targets = writers }
+            if targets.count == 1 {
+                enter(batch.seriesCount)
+                try await targets[0].enqueue(batch)
+                return
+            }
+            var parts = Array(repeating: [Series](), count: targets.count)
+            for index in batch.series.indices {
+                parts[Self.owner(of: batch.labelsHash(series: index), among: targets)].append(
+                    batch.series[index])
+            }
+            for (target, series) in zip(targets, parts) where !series.isEmpty {
+                var part = batch
+                part.series = series
+                enter(series.count)
+                try await target.enqueue(part)
+            }
+        }
+    }
+
+    /// Whether another writer than `writer` could take its series now.
+    func hasHealthyPeer(of writer: EndpointWriter) -> Bool {
+        mode == .shard && writers.contains { $0 !== writer && $0.isHealthy }
+    }
+
+    /// Rendezvous (highest random weight) hashing: the target whose mix with the series hash is largest.
+    static func owner(of hash: UInt64, among targets: [EndpointWriter]) -> Int {
+        var best = 0
+        var bestScore: UInt64 = 0
+        for (index, target) in targets.enumerated() {
+            let score = mix(hash ^ target.seed)
+            if index == 0 || score > bestScore {
+                best = index
+                bestScore = score
+            }
+        }
+        return best
+    }
+
+    /// A 64-bit finalizer (SplitMix64's) so that close seeds give unrelated scores.
+    static func mix(_ value: UInt64) -> UInt64 {
+        var mixed = value &+ 0x9E37_79B9_7F4A_7C15
+        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
+        return mixed ^ (mixed >> 31)
+    }
+
+    /// Counts series handed to a writer and not yet delivered, dropped or moved.
+    func enter(_ series: Int) {
+        outstanding.withLock { $0.series += series }
+    }
+
+    /// Counts series that are done with.
+    func leave(_ series: Int) {
+        let drained = outstanding.withLock { state -> CheckedContinuation<Void, Never>? in
+            state.series -= series
+            guard state.series == 0 else { return nil }
+            defer { state.drained = nil }
+            return state.drained
+        }
+        drained?.resume()
+    }
+
+    /// Waits until every routed series is done with, then ends the writers' queues.
+    func finish() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let done = outstanding.withLock { state -> Bool in
+                if state.series == 0 { return true }
+                state.drained = continuation
+                return false
+            }
+            if done { continuation.resume() }
+        }
+        for writer in writers { writer.inputFinished() }
+    }
+}

@@ -1,0 +1,153 @@
+import NIOCore
+import NIOHTTP1
+import PetrelCodecs
+import PetrelCore
+
+/// Receives Prometheus remote-write 1.0 and 2.0 pushes and emits each request as one metric batch.
+///
+/// A request is answered 204 only once its batch is in every downstream queue; when a queue is
+/// full the sender gets 429 with `Retry-After` and keeps the data. Malformed requests get 400 with
+/// the reason, so senders drop them instead of retrying forever.
+public struct RemoteWriteSource: Source {
+    public let config: RemoteWriteSourceConfig
+
+    public init(config: RemoteWriteSourceConfig) {
+        self.config = config
+    }
+
+    public static let definition = ComponentDefinition(type: "prometheus_remote_write", kind: .source) { reader, _ in
+        .source(RemoteWriteSource(config: RemoteWriteSourceConfig(from: reader)), emits: .metrics)
+    }
+
+    public func run(_ context: SourceContext) async throws {
+        let receiver = RemoteWriteReceiver(
+            config: config, output: context.output, telemetry: context.telemetry)
+        let server = HTTPIngestServer(
+            host: config.address.host, port: config.address.port, maxBodySize: config.maxBodySize,
+            logger: context.logger
+        ) { request in
+            receiver.handle(request)
+        }
+        try await server.run(shutdown: context.shutdown) { port in
+            context.logger.info(
+                "listening for remote-write", metadata: ["address": "\(config.address.host):\(port)"])
+            context.markReady()
+        }
+    }
+}
+
+/// Turns one HTTP request into one batch, or into the error answer the protocol asks for.
+struct RemoteWriteReceiver: Sendable {
+    let config: RemoteWriteSourceConfig
+    let output: Output
+    let telemetry: ComponentTelemetry
+
+    /// Remote-write protocol versions, told apart by `Content-Type`.
+    enum ProtocolVersion {
+        case v1
+        case v2
+    }
+
+    func handle(_ request: HTTPIngestRequest) -> HTTPIngestResponse {
+        guard request.path == config.path else {
+            return .error(.notFound, "not found; remote-write goes to \(config.path)")
+        }
+        guard request.method == .POST else {
+            return .error(.methodNotAllowed, "remote-write requests are POSTs")
+        }
+        let version: ProtocolVersion
+        switch Self.protocolVersion(request.headers.first(name: "Content-Type")) {
+        case .success(let parsed): version = parsed
+        case .failure(let problem): return reject(.unsupportedMediaType, problem.message)
+        }
+        let encoding = request.headers.first(name: "Content-Encoding")?.lowercased() ?? "snappy"
+        guard encoding == "snappy" else {
+            return reject(
+                .unsupportedMediaType,
+                "unsupported Content-Encoding \"\(encoding)\"; remote-write uses snappy")
+        }
+        telemetry.receivedBytes.increment(by: request.body.readableBytes)
+
+        let decompressed: [UInt8]
+        do {
+            decompressed = try request.body.withUnsafeReadableBytes { body throws(SnappyError) in
+                try Snappy.decompress(body, maxDecompressedLength: config.maxDecompressedSize)
+            }
+        } catch {
+            if error == .tooLarge {
+                return reject(.payloadTooLarge, "cannot decompress the body: \(error)")
+            }
+            return reject(.badRequest, "cannot decompress the body: \(error)")
+        }
+
+        let decoder = RemoteWriteDecoder(limits: config.limits)
+        let batch: MetricBatch
+        do {
+            batch = try version == .v1 ? decoder.decodeV1(decompressed) : decoder.decodeV2(decompressed)
+        } catch {
+            return reject(.badRequest, "\(error)")
+        }
+        telemetry.receivedEvents.increment(by: batch.seriesCount)
+        var headers: HTTPHeaders = [:]
+        if version == .v2 {
+            headers.add(
+                name: "X-Prometheus-Remote-Write-Samples-Written", value: String(batch.samples.count))
+            headers.add(
+                name: "X-Prometheus-Remote-Write-Histograms-Written", value: String(batch.histograms.count))
+            headers.add(
+                name: "X-Prometheus-Remote-Write-Exemplars-Written", value: String(batch.exemplars.count))
+        }
+        guard batch.seriesCount > 0 else {
+            return HTTPIngestResponse(status: .noContent, headers: headers)
+        }
+        guard output.trySend(.metrics(batch)) else {
+            telemetry.error(.sending)
+            var busy = HTTPIngestResponse.error(.tooManyRequests, "the pipeline is full; retry later")
+            busy.headers.add(
+                name: "Retry-After", value: String(max(1, config.retryAfter.components.seconds)))
+            return busy
+        }
+        return HTTPIngestResponse(status: .noContent, headers: headers)
+    }
+
+    private func reject(_ status: HTTPResponseStatus, _ reason: String) -> HTTPIngestResponse {
+        telemetry.error(.receiving)
+        return .error(status, reason)
+    }
+
+    /// Reads `Content-Type` as the remote-write specifications define it; absent means 1.0.
+    static func protocolVersion(_ contentType: String?) -> Result<
+        ProtocolVersion, UnsupportedContentType
+    > {
+        guard let contentType else { return .success(.v1) }
+        let parts = contentType.split(separator: ";").map { $0.trimmingCharacters(in: " ") }
+        guard parts.first?.lowercased() == "application/x-protobuf" else {
+            return .failure(
+                UnsupportedContentType(
+                    message: "unsupported Content-Type \"\(contentType)\"; expected application/x-protobuf"))
+        }
+        let proto = parts.dropFirst().first { $0.lowercased().hasPrefix("proto=") }.map {
+            String($0.dropFirst(6))
+        }
+        switch proto {
+        case nil, "prometheus.WriteRequest": return .success(.v1)
+        case "io.prometheus.write.v2.Request": return .success(.v2)
+        case let other?:
+            return .failure(
+                UnsupportedContentType(
+                    message:
+                        "unsupported remote-write message \"\(other)\"; expected prometheus.WriteRequest or io.prometheus.write.v2.Request"
+                ))
+        }
+    }
+
+    struct UnsupportedContentType: Error {
+        let message: String
+    }
+}
+
+extension Substring {
+    fileprivate func trimmingCharacters(in set: Character) -> String {
+        String(drop { $0 == set }.reversed().drop { $0 == set }.reversed())
+    }
+}
