@@ -5,7 +5,11 @@ let package = Package(
     name: "petrel",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "petrel", targets: ["petrel"])
+        .executable(name: "petrel", targets: ["petrel"]),
+        // For the benchmark package in Benchmarks/, which measures the codecs and transforms directly.
+        .library(
+            name: "PetrelKit",
+            targets: ["PetrelCore", "PetrelCodecs", "PetrelSources", "PetrelTransforms", "PetrelSinks", "PetrelConfig"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
@@ -75,7 +79,10 @@ let package = Package(
         ),
         .testTarget(name: "PetrelCoreTests", dependencies: ["PetrelCore"]),
         .testTarget(name: "PetrelCodecsTests", dependencies: ["PetrelCodecs"]),
-        .testTarget(name: "PetrelComponentTests", dependencies: ["PetrelSources", "PetrelTransforms", "PetrelSinks"]),
+        .testTarget(
+            name: "PetrelComponentTests",
+            dependencies: ["PetrelSources", "PetrelTransforms", "PetrelSinks", "PetrelTestSupport"]
+        ),
         .testTarget(name: "PetrelConfigTests", dependencies: ["PetrelConfig"]),
         .target(name: "PetrelTestSupport", path: "Tests/PetrelTestSupport"),
         .testTarget(

@@ -110,6 +110,56 @@ import Testing
         #expect(two.timestamps == one.timestamps)
     }
 
+    /// VictoriaMetrics 1.79 speaks remote-write 1.0 only, so a second Petrel is the 2.0 receiver.
+    @Test func version2SinkToASecondPetrelLandsExactly() async throws {
+        let vm = VictoriaMetrics()
+        try await vm.start()
+        let aggregator = try RunningPipeline { port in
+            """
+            api: { enabled: false }
+            sources:
+              rw: { type: prometheus_remote_write, address: "127.0.0.1:\(port)" }
+            sinks:
+              vm: { type: prometheus_remote_write, inputs: [rw], endpoints: ["\(vm.writeURL)"], batch: { max_age: 20ms } }
+            """
+        }
+        try await aggregator.start()
+        let edge = try RunningPipeline { port in
+            """
+            api: { enabled: false }
+            sources:
+              rw: { type: prometheus_remote_write, address: "127.0.0.1:\(port)" }
+            sinks:
+              aggregator:
+                type: prometheus_remote_write
+                inputs: [rw]
+                protocol: v2
+                endpoints: ["http://127.0.0.1:\(aggregator.sourcePort)/api/v1/write"]
+                batch: { max_age: 20ms }
+            """
+        }
+        try await edge.start()
+        var sent: [TestSeries] = []
+        for round in 0..<5 {
+            let batch = (0..<40).map {
+                series(
+                    "relayed_v2", ["id": String($0), "zone": "z\($0 % 3)"], values: [Double(round) + 0.25],
+                    start: baseTimestamp + Int64(round) * 1000)
+            }
+            #expect(await RemoteWriteRequest.push(batch, port: edge.sourcePort)?.status == 204)
+            sent += batch
+        }
+        try await edge.stop()
+        try await aggregator.stop()
+        let exported = try await vm.export("relayed_v2")
+        #expect(exported.count == 40)
+        for item in exported {
+            let expected = sent.filter { $0.labels == item.labels }.flatMap(\.samples)
+            #expect(item.timestamps == expected.map(\.timestamp), "\(item.labels)")
+            #expect(item.values == expected.map(\.value), "\(item.labels)")
+        }
+    }
+
     @Test func shardingPutsEachSeriesOnExactlyOneEndpoint() async throws {
         let first = VictoriaMetrics()
         let second = VictoriaMetrics()
@@ -132,7 +182,8 @@ import Testing
         try await pipeline.start()
         let all = (0..<200).map { series("sharded", ["id": String($0)], values: [Double($0)]) }
         for chunk in stride(from: 0, to: all.count, by: 50) {
-            #expect(await RemoteWriteRequest.push(Array(all[chunk..<chunk + 50]), port: pipeline.sourcePort)?.status == 204)
+            #expect(
+                await RemoteWriteRequest.push(Array(all[chunk..<chunk + 50]), port: pipeline.sourcePort)?.status == 204)
         }
         try await pipeline.stop()
 

@@ -38,7 +38,9 @@ import Testing
     }
 
     @Test func replaceDeletesTheTargetWhenTheReplacementIsEmpty() throws {
-        let explicit: [ComponentConfigValue] = [["source_labels": ["job"], "regex": ".*", "target_label": "team", "replacement": ""]]
+        let explicit: [ComponentConfigValue] = [
+            ["source_labels": ["job"], "regex": ".*", "target_label": "team", "replacement": ""]
+        ]
         #expect(try Relabel.apply(explicit, to: ["job": "api", "team": "core"]) == ["job=api"])
         // A missing source label is the empty string; `(.*)` matches it, `$1` is empty: the target goes.
         let missing: [ComponentConfigValue] = [["source_labels": ["nope"], "target_label": "team"]]
@@ -46,7 +48,9 @@ import Testing
     }
 
     @Test func replaceDoesNothingWithoutAMatch() throws {
-        let rules: [ComponentConfigValue] = [["source_labels": ["job"], "regex": "web", "target_label": "team", "replacement": "x"]]
+        let rules: [ComponentConfigValue] = [
+            ["source_labels": ["job"], "regex": "web", "target_label": "team", "replacement": "x"]
+        ]
         #expect(try Relabel.apply(rules, to: ["job": "api"]) == ["job=api"])
     }
 
@@ -61,7 +65,9 @@ import Testing
             try Relabel.apply(rules, to: ["__name__": "http_duration_seconds"])
                 == ["__name__=http_duration_seconds", "unit_seconds=http_duration"])
         // A target that expands to an invalid name (here it starts with a digit) leaves the labels alone.
-        let invalid: [ComponentConfigValue] = [["source_labels": ["v"], "regex": "(.*)", "target_label": "$1", "replacement": "x"]]
+        let invalid: [ComponentConfigValue] = [
+            ["source_labels": ["v"], "regex": "(.*)", "target_label": "$1", "replacement": "x"]
+        ]
         #expect(try Relabel.apply(invalid, to: ["v": "1abc"]) == ["v=1abc"])
         #expect(try Relabel.apply(invalid, to: ["v": "ok"]) == ["ok=x", "v=ok"])
         // A target expanding to nothing is no name at all.
@@ -80,9 +86,15 @@ import Testing
     @Test func namedGroupsInBothSpellings() throws {
         for regex: ComponentConfigValue in [#"(?P<host>[^:]+):(?P<port>\d+)"#, #"(?<host>[^:]+):(?<port>\d+)"#] {
             let rules: [ComponentConfigValue] = [
-                ["source_labels": ["instance"], "regex": regex, "target_label": "endpoint", "replacement": "${port}@$host"]
+                [
+                    "source_labels": ["instance"], "regex": regex, "target_label": "endpoint",
+                    "replacement": "${port}@$host",
+                ]
             ]
-            #expect(try Relabel.apply(rules, to: ["instance": "node1:9100"]) == ["endpoint=9100@node1", "instance=node1:9100"])
+            #expect(
+                try Relabel.apply(rules, to: ["instance": "node1:9100"]) == [
+                    "endpoint=9100@node1", "instance=node1:9100",
+                ])
         }
     }
 
@@ -93,7 +105,9 @@ import Testing
         #expect(try Relabel.apply(rules, to: ["a": "1", "b": "2"]) == ["a=1", "b=2", "joined=1--2"])
         let defaultSeparator: [ComponentConfigValue] = [["source_labels": ["a", "b"], "target_label": "joined"]]
         #expect(try Relabel.apply(defaultSeparator, to: ["a": "1"]) == ["a=1", "joined=1;"])
-        let emptySeparator: [ComponentConfigValue] = [["source_labels": ["a", "b"], "separator": "", "target_label": "joined"]]
+        let emptySeparator: [ComponentConfigValue] = [
+            ["source_labels": ["a", "b"], "separator": "", "target_label": "joined"]
+        ]
         #expect(try Relabel.apply(emptySeparator, to: ["a": "1", "b": "2"]) == ["a=1", "b=2", "joined=12"])
     }
 
@@ -145,21 +159,31 @@ import Testing
             ["source_labels": ["__address__"], "modulus": 4, "target_label": "__tmp_hash", "action": "hashmod"],
             ["source_labels": ["__tmp_hash"], "regex": "^1$", "action": "keep"],
         ]
-        #expect(try Relabel.apply(rules, to: ["__address__": "10.0.0.1:9100"]) == ["__address__=10.0.0.1:9100", "__tmp_hash=1"])
-        #expect(try Relabel.apply(rules, to: ["__address__": "10.0.0.2:9100"]) == ["__address__=10.0.0.2:9100", "__tmp_hash=1"])
+        #expect(
+            try Relabel.apply(rules, to: ["__address__": "10.0.0.1:9100"]) == [
+                "__address__=10.0.0.1:9100", "__tmp_hash=1",
+            ])
+        #expect(
+            try Relabel.apply(rules, to: ["__address__": "10.0.0.2:9100"]) == [
+                "__address__=10.0.0.2:9100", "__tmp_hash=1",
+            ])
         #expect(try Relabel.apply(rules, to: ["__address__": "10.0.0.3:9100"]) == nil)
     }
 
     @Test func hashmodValuesMatchPythonsMD5() throws {
         // Computed with python3: int.from_bytes(hashlib.md5(value.encode()).digest()[8:], 'big') % modulus.
-        let cases: [(labels: KeyValuePairs<String, String>, sources: [ComponentConfigValue], modulus: String, expected: String)] = [
-            (["a": "node-a"], ["a"], "3", "0"),
-            (["a": "x"], ["missing"], "10", "8"),  // md5("") ends 0xe9800998ecf8427e
-            (["a": "foo", "b": "bar"], ["a", "b"], "1000", "750"),  // md5("foo;bar")
-            (["a": "foo"], ["a"], "18446744073709551615", "17145033699835028696"),
-            (["u": "http://example.com:8080/metrics"], ["u"], "8", "4"),
-            (["job": "api", "instance": "10.1.2.3:8080"], ["job", "instance"], "16", "13"),
-        ]
+        let cases:
+            [(
+                labels: KeyValuePairs<String, String>, sources: [ComponentConfigValue], modulus: String,
+                expected: String
+            )] = [
+                (["a": "node-a"], ["a"], "3", "0"),
+                (["a": "x"], ["missing"], "10", "8"),  // md5("") ends 0xe9800998ecf8427e
+                (["a": "foo", "b": "bar"], ["a", "b"], "1000", "750"),  // md5("foo;bar")
+                (["a": "foo"], ["a"], "18446744073709551615", "17145033699835028696"),
+                (["u": "http://example.com:8080/metrics"], ["u"], "8", "4"),
+                (["job": "api", "instance": "10.1.2.3:8080"], ["job", "instance"], "16", "13"),
+            ]
         for test in cases {
             let rules: [ComponentConfigValue] = [
                 [
@@ -179,16 +203,24 @@ import Testing
         #expect(
             try Relabel.apply(
                 rules,
-                to: ["__meta_kubernetes_pod_label_app": "api", "__meta_kubernetes_pod_label_team": "core", "job": "k8s"])
+                to: [
+                    "__meta_kubernetes_pod_label_app": "api", "__meta_kubernetes_pod_label_team": "core", "job": "k8s",
+                ])
                 == [
-                    "__meta_kubernetes_pod_label_app=api", "__meta_kubernetes_pod_label_team=core", "app=api", "job=k8s",
+                    "__meta_kubernetes_pod_label_app=api", "__meta_kubernetes_pod_label_team=core", "app=api",
+                    "job=k8s",
                     "team=core",
                 ])
     }
 
     @Test func labelmapWithAReplacementTemplate() throws {
-        let rules: [ComponentConfigValue] = [["regex": "meta_(\\w+)_(\\w+)", "replacement": "${2}_$1", "action": "labelmap"]]
-        #expect(try Relabel.apply(rules, to: ["meta_pod_name": "p1", "x": "y"]) == ["meta_pod_name=p1", "name_pod=p1", "x=y"])
+        let rules: [ComponentConfigValue] = [
+            ["regex": "meta_(\\w+)_(\\w+)", "replacement": "${2}_$1", "action": "labelmap"]
+        ]
+        #expect(
+            try Relabel.apply(rules, to: ["meta_pod_name": "p1", "x": "y"]) == [
+                "meta_pod_name=p1", "name_pod=p1", "x=y",
+            ])
         // The mapped name overwrites an existing label of that name.
         let over: [ComponentConfigValue] = [["regex": "tmp_(.+)", "action": "labelmap"]]
         #expect(try Relabel.apply(over, to: ["job": "old", "tmp_job": "new"]) == ["job=new", "tmp_job=new"])
@@ -223,7 +255,9 @@ import Testing
     @Test func lowercaseAndUppercase() throws {
         let lower: [ComponentConfigValue] = [["source_labels": ["Env"], "target_label": "env", "action": "lowercase"]]
         #expect(try Relabel.apply(lower, to: ["Env": "PROD-EU"]) == ["Env=PROD-EU", "env=prod-eu"])
-        let upper: [ComponentConfigValue] = [["source_labels": ["a", "b"], "target_label": "ab", "action": "uppercase"]]
+        let upper: [ComponentConfigValue] = [
+            ["source_labels": ["a", "b"], "target_label": "ab", "action": "uppercase"]
+        ]
         #expect(try Relabel.apply(upper, to: ["a": "x", "b": "Straße"]) == ["a=x", "ab=X;STRAßE", "b=Straße"])
         // An empty value deletes the target, as setting any label to "" does in Prometheus.
         #expect(try Relabel.apply(lower, to: ["env": "old"]) == nil)
@@ -251,15 +285,21 @@ import Testing
     @Test func keepequalAndDropequal() throws {
         let port = "__meta_kubernetes_pod_container_port_number"
         let annotation = "__meta_kubernetes_pod_annotation_prometheus_io_port"
-        let keep: [ComponentConfigValue] = [["source_labels": .list([.scalar(port)]), "target_label": .scalar(annotation), "action": "keepequal"]]
+        let keep: [ComponentConfigValue] = [
+            ["source_labels": .list([.scalar(port)]), "target_label": .scalar(annotation), "action": "keepequal"]
+        ]
         #expect(try Relabel.apply(keep, to: [port: "8080", annotation: "8080"]) != nil)
         #expect(try Relabel.apply(keep, to: [port: "8080", annotation: "9090"]) == nil)
         // A missing target is the empty string.
         #expect(try Relabel.apply(keep, to: [port: "8080"]) == nil)
-        let drop: [ComponentConfigValue] = [["source_labels": .list([.scalar(port)]), "target_label": .scalar(annotation), "action": "dropequal"]]
+        let drop: [ComponentConfigValue] = [
+            ["source_labels": .list([.scalar(port)]), "target_label": .scalar(annotation), "action": "dropequal"]
+        ]
         #expect(try Relabel.apply(drop, to: [port: "8080", annotation: "8080"]) == nil)
         #expect(try Relabel.apply(drop, to: [port: "8080", annotation: "9090"]) != nil)
-        let joined: [ComponentConfigValue] = [["source_labels": ["a", "b"], "target_label": "c", "action": "keepequal"]]
+        let joined: [ComponentConfigValue] = [
+            ["source_labels": ["a", "b"], "target_label": "c", "action": "keepequal"]
+        ]
         #expect(try Relabel.apply(joined, to: ["a": "1", "b": "2", "c": "1;2"]) != nil)
     }
 

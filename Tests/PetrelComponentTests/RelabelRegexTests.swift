@@ -65,7 +65,8 @@ import Testing
         let rules = [
             RelabelRuleConfig(sourceLabels: ["__name__"], regex: "debug_.*", action: .drop),
             RelabelRuleConfig(regex: "__meta_kubernetes_pod_label_(.+)", action: .labelmap),
-            RelabelRuleConfig(sourceLabels: ["job", "instance"], regex: "(.*);(.*)", targetLabel: "id", replacement: "$2@$1"),
+            RelabelRuleConfig(
+                sourceLabels: ["job", "instance"], regex: "(.*);(.*)", targetLabel: "id", replacement: "$2@$1"),
             RelabelRuleConfig(sourceLabels: ["instance"], regex: "(.+):9100", targetLabel: "host"),
             RelabelRuleConfig(sourceLabels: ["env"], regex: "prod|staging", targetLabel: "tier", replacement: "live"),
             RelabelRuleConfig(regex: "__meta_.*", action: .labeldrop),
@@ -175,7 +176,8 @@ import Testing
         let cases: [(String, String)] = [
             ("$1", "a"), ("${1}", "a"), ("$2$1", "ba"), ("$name", "a"), ("${name}", "a"), ("$1_x", ""),
             ("${1}_x", "a_x"), ("$$1", "$1"), ("$", "$"), ("x$", "x$"), ("${", "${"), ("${1", "${1"), ("$0", "ab"),
-            ("$3", ""), ("$01", ""), ("$-", "$-"), ("${name}s", "as"), ("$names", ""), ("$é", ""), ("a$1b$2c", "aabbc"),
+            ("$3", ""), ("$01", ""), ("$-", "$-"), ("${name}s", "as"), ("$names", ""), ("$é", ""), ("a$1b$2c", "a"),
+            ("a${1}b${2}c", "aabbc"),
             ("${2}${1}", "ba"), ("$ 1", "$ 1"), ("", ""),
         ]
         for (template, expected) in cases {
@@ -190,8 +192,10 @@ import Testing
 
     @Test func md5MatchesRFC1321() {
         func hex(_ text: String) -> String {
-            MD5.digest(Array(text.utf8)).map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }
-                .joined()
+            MD5.digest(Array(text.utf8)).map {
+                String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16)
+            }
+            .joined()
         }
         // The test suite of RFC 1321, appendix A.5.
         #expect(hex("") == "d41d8cd98f00b204e9800998ecf8427e")
@@ -199,7 +203,8 @@ import Testing
         #expect(hex("abc") == "900150983cd24fb0d6963f7d28e17f72")
         #expect(hex("message digest") == "f96b697d7cb7938d525a2f31aaf161d0")
         #expect(hex("abcdefghijklmnopqrstuvwxyz") == "c3fcd3d76192e4007dfb496cca67e13b")
-        #expect(hex("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") == "d174ab98d277d9f5a5611c2c9f419d9f")
+        #expect(
+            hex("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") == "d174ab98d277d9f5a5611c2c9f419d9f")
         #expect(
             hex("12345678901234567890123456789012345678901234567890123456789012345678901234567890")
                 == "57edf4a22be3c955ac49da2e2107b67a")

@@ -12,7 +12,8 @@ enum Relabel {
     static func build(_ rules: [ComponentConfigValue], extra: [(String, ComponentConfigValue)] = [])
         -> (transform: RelabelTransform?, errors: [String])
     {
-        let node = ComponentConfigValue.map([(key: "rules", value: .list(rules))] + extra.map { (key: $0.0, value: $0.1) })
+        let node = ComponentConfigValue.map(
+            [(key: "rules", value: .list(rules))] + extra.map { (key: $0.0, value: $0.1) })
         let outcome = buildComponent(RelabelTransform.definition, at: path, node.configNode())
         guard case .transform(let transform, let accepts)? = outcome.built else { return (nil, outcome.errors) }
         #expect(accepts == .metrics)

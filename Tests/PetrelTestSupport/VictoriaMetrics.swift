@@ -60,7 +60,8 @@ public final class VictoriaMetrics: @unchecked Sendable {
     public func export(_ selector: String) async throws -> [ExportedSeries] {
         await flush()
         let query = selector.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? selector
-        guard let response = await httpRequest(port: port, path: "/api/v1/export?match[]=\(query)"), response.status == 200
+        guard let response = await httpRequest(port: port, path: "/api/v1/export?match[]=\(query)"),
+            response.status == 200
         else { throw TestSupportError("export from victoria-metrics failed") }
         var series: [ExportedSeries] = []
         for line in response.text.split(separator: "\n") where !line.isEmpty {

@@ -97,7 +97,9 @@ struct MD5 {
                 f = c ^ (b | ~d)
                 g = (7 &* index) % 16
             }
-            f = f &+ a &+ Self.constants[index] &+ block.loadUnaligned(fromByteOffset: 4 * g, as: UInt32.self).littleEndian
+            f =
+                f &+ a &+ Self.constants[index]
+                &+ block.loadUnaligned(fromByteOffset: 4 * g, as: UInt32.self).littleEndian
             a = d
             d = c
             c = b

@@ -1,9 +1,9 @@
 import PetrelCore
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #elseif canImport(Darwin)
-    import Darwin
+import Darwin
 #endif
 
 /// Label access by bytes rather than `String`, for the relabel hot path.
@@ -67,14 +67,18 @@ extension MetricBatch {
     }
 
     /// Sets a label whose name and value are both already in the arena, keeping the labels sorted.
-    mutating func relabelSet(series: Int, name: (offset: UInt32, length: UInt32), value: (offset: UInt32, length: UInt32)) {
+    mutating func relabelSet(
+        series: Int, name: (offset: UInt32, length: UInt32), value: (offset: UInt32, length: UInt32)
+    ) {
         if let index = relabelIndex(series: series, nameOffset: name.offset, nameLength: name.length) {
             labels[index].valueOffset = value.offset
             labels[index].valueLength = value.length
         } else {
             setLabel(
                 series: series,
-                LabelRef(nameOffset: name.offset, nameLength: name.length, valueOffset: value.offset, valueLength: value.length))
+                LabelRef(
+                    nameOffset: name.offset, nameLength: name.length, valueOffset: value.offset,
+                    valueLength: value.length))
         }
     }
 

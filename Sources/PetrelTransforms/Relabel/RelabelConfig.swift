@@ -193,9 +193,11 @@ public struct RelabelRuleConfig: Sendable, Equatable {
         }
         if self.action.needsTargetLabel && targetLabel.isEmpty {
             return Problem(
-                key: "target_label", message: "relabel configuration for \(action) action requires 'target_label' value")
+                key: "target_label", message: "relabel configuration for \(action) action requires 'target_label' value"
+            )
         }
-        let invalidTarget = Problem(key: "target_label", message: "\"\(targetLabel)\" is invalid 'target_label' for \(action) action")
+        let invalidTarget = Problem(
+            key: "target_label", message: "\"\(targetLabel)\" is invalid 'target_label' for \(action) action")
         switch self.action {
         case .replace:
             let valid = targetLabel.contains("$") ? names.isValidTemplate(targetLabel) : names.isValid(targetLabel)

@@ -1,9 +1,9 @@
 import PetrelCore
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #elseif canImport(Darwin)
-    import Darwin
+import Darwin
 #endif
 
 /// A relabel regex, compiled once and anchored at both ends as Prometheus anchors it.
@@ -139,9 +139,8 @@ extension RelabelRegex {
         init?(_ pattern: String) {
             var scalars = Array(pattern.unicodeScalars)[...]
             wholeGroup = false
-            if scalars.count >= 2, scalars.first == "(", scalars.last == ")",
-                scalars[scalars.startIndex + 1] != "?",
-                !Self.hasParenthesis(scalars.dropFirst().dropLast())
+            if scalars.count >= 2, scalars.first == "(", scalars[scalars.startIndex + 1] != "?",
+                Self.closingParenthesis(scalars) == scalars.endIndex - 1
             {
                 scalars = scalars.dropFirst().dropLast()
                 wholeGroup = true
@@ -199,18 +198,22 @@ extension RelabelRegex {
             }
         }
 
-        private static func hasParenthesis(_ scalars: ArraySlice<Unicode.Scalar>) -> Bool {
-            var escaped = false
-            for scalar in scalars {
-                if escaped {
-                    escaped = false
-                } else if scalar == "\\" {
-                    escaped = true
-                } else if scalar == "(" || scalar == ")" {
-                    return true
+        /// Where the group opened by the first scalar closes, if it does.
+        private static func closingParenthesis(_ scalars: ArraySlice<Unicode.Scalar>) -> Int? {
+            var depth = 0
+            var index = scalars.startIndex
+            while index < scalars.endIndex {
+                switch scalars[index] {
+                case "\\": index += 1
+                case "(": depth += 1
+                case ")":
+                    depth -= 1
+                    if depth == 0 { return index }
+                default: break
                 }
+                index += 1
             }
-            return false
+            return nil
         }
 
         /// The top-level alternatives, or one part when there is no `|` outside groups and classes.

@@ -212,7 +212,8 @@ struct RelabelRule: Sendable {
                 guard start >= 0, end > start else { continue }
                 let name = (offset: label.nameOffset + UInt32(start), length: UInt32(end - start))
                 let valid = batch.arena.withUnsafeBytes { arena in
-                    names.isValid(UnsafeRawBufferPointer(rebasing: arena[Int(name.offset)..<Int(name.offset + name.length)]))
+                    names.isValid(
+                        UnsafeRawBufferPointer(rebasing: arena[Int(name.offset)..<Int(name.offset + name.length)]))
                 }
                 guard valid else { continue }
                 if value.length == 0 {

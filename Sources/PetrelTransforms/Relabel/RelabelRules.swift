@@ -20,7 +20,9 @@ public struct RelabelRules: Sendable {
     private var work = RelabelRule.Workspace()
 
     /// Compiles `rules`; throws the first rule that fails the checks `RelabelConfig.parse` makes.
-    public init(_ rules: [RelabelRuleConfig], labelNameValidation: LabelNameValidation = .legacy) throws(RelabelRuleError) {
+    public init(_ rules: [RelabelRuleConfig], labelNameValidation: LabelNameValidation = .legacy)
+        throws(RelabelRuleError)
+    {
         try self.init(rules, labelNameValidation: labelNameValidation, allowFastPaths: true)
     }
 

@@ -1,0 +1,3 @@
+import PetrelCore
+import Benchmark
+let benchmarks: @Sendable () -> Void = {}

@@ -1,0 +1,27 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Micro-benchmarks of the remote-write hot path (codecs and transforms), with package-benchmark.
+// Its own package so that the benchmark dependency never reaches the agent's build.
+// Run from the repository root: `swift package --package-path Benchmarks benchmark`.
+let package = Package(
+    name: "PetrelBenchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "petrel", path: ".."),
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        .executableTarget(
+            name: "RemoteWrite",
+            dependencies: [
+                .product(name: "PetrelKit", package: "petrel"),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/RemoteWrite",
+            plugins: [
+                .plugin(name: "BenchmarkPlugin", package: "benchmark")
+            ]
+        )
+    ]
+)
