@@ -44,7 +44,8 @@ import Testing
         for value: Int32 in [0, -1, 1, Int32.min, Int32.max] {
             let bytes = Proto.varint(ProtobufWriter.zigZagEncode(value))
             #expect(bytes.count <= 5)
-            #expect(try read(bytes) { (reader) throws(ProtobufDecodingError) in try reader.readSInt32() }.get() == value)
+            #expect(
+                try read(bytes) { (reader) throws(ProtobufDecodingError) in try reader.readSInt32() }.get() == value)
         }
     }
 

@@ -147,9 +147,9 @@ import Testing
         ]
         let first = try decoder.decodeV2(RemoteWriteFixtures.v2Request(series))
         let last = try decoder.decodeV2(RemoteWriteFixtures.v2Request(series, symbolsLast: true))
+        let twin = try decoder.decodeV1(RemoteWriteFixtures.v1Request(series))
         #expect(RemoteWriteFixtures.snapshot(first) == RemoteWriteFixtures.snapshot(last))
-        #expect(RemoteWriteFixtures.snapshot(first) == RemoteWriteFixtures.snapshot(try decoder.decodeV1(
-            RemoteWriteFixtures.v1Request(series))))
+        #expect(RemoteWriteFixtures.snapshot(first) == RemoteWriteFixtures.snapshot(twin))
     }
 
     @Test func v2AcceptsUnpackedRefsAndExemplarRefs() throws {
@@ -399,7 +399,9 @@ import Testing
             }
         }
         // Two symbols with the same bytes are still the same name.
-        let twice = RemoteWriteFixtures.v2Request(symbols: ["", "job", "job", "x"]) { $0.packedVarints(1, [1, 3, 2, 3]) }
+        let twice = RemoteWriteFixtures.v2Request(symbols: ["", "job", "job", "x"]) {
+            $0.packedVarints(1, [1, 3, 2, 3])
+        }
         #expect(throws: RemoteWriteDecodingError.duplicateLabelName) { try decoder.decodeV2(twice) }
     }
 
@@ -486,7 +488,7 @@ import Testing
             ("series 0: labels_refs index 99 out of range (symbols: 3)", { $0.packedVarints(1, [1, 99]) }),
             ("series 0: labels_refs index 3 out of range (symbols: 3)", { $0.packedVarints(1, [3, 2]) }),
             (
-                "series 0: labels_refs index 4294967295 out of range (symbols: 3)",
+                "series 0: labels_refs index 1099511627776 out of range (symbols: 3)",
                 { $0.packedVarints(1, [1, 1 << 40]) }
             ),
             (

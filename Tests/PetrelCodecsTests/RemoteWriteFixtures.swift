@@ -169,7 +169,9 @@ enum RemoteWriteFixtures {
     static func richBatch() -> MetricBatch {
         var batch = MetricBatch()
         batch.appendSeries(
-            labels: [("__name__", "http_requests_total"), ("job", "api"), ("code", "200"), ("instance", "10.0.0.1:80")],
+            labels: [
+                ("__name__", "http_requests_total"), ("job", "api"), ("code", "200"), ("instance", "10.0.0.1:80"),
+            ],
             samples: [
                 Sample(timestamp: 1_712_345_678_000, value: 1027), Sample(timestamp: 1_712_345_693_000, value: 1031),
             ],
@@ -198,7 +200,10 @@ enum RemoteWriteFixtures {
         appendHistogramSeries(
             to: &batch, labels: [("__name__", "rpc_latency_seconds"), ("job", "api")], histograms: [integer],
             exemplars: [
-                (labels: [("trace_id", "4bf92f3577b34da6"), ("span_id", "00f067aa0ba902b7")], value: 0.25, timestamp: 1),
+                (
+                    labels: [("trace_id", "4bf92f3577b34da6"), ("span_id", "00f067aa0ba902b7")], value: 0.25,
+                    timestamp: 1
+                ),
                 (labels: [], value: 3, timestamp: 0),
             ],
             type: .histogram)

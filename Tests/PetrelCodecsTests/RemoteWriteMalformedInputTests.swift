@@ -66,7 +66,8 @@ import Testing
                     #expect(
                         (try? v1.get()).map { RemoteWriteFixtures.snapshot($0) }
                             == RemoteWriteFixtures.snapshot(batch, types: false))
-                    #expect((try? v2.get()).map { RemoteWriteFixtures.snapshot($0) } == RemoteWriteFixtures.snapshot(batch))
+                    #expect(
+                        (try? v2.get()).map { RemoteWriteFixtures.snapshot($0) } == RemoteWriteFixtures.snapshot(batch))
                 case .failure:
                     outcomes.rejected += 1
                 }
@@ -83,6 +84,22 @@ import Testing
             _ = decode(bytes, version2: false)
             _ = decode(bytes, version2: true)
         }
+    }
+
+    @Test func paddingAfterASmallFirstSeriesDoesNotInflateReservations() throws {
+        // The decoder sizes its arrays from the first series; unknown fields after it must not make a few bytes of
+        // samples extrapolate to many megabytes of reserved memory.
+        var request = RemoteWriteFixtures.Proto()
+        request.message(1) { series in
+            RemoteWriteFixtures.v1Label("__name__", "up", into: &series)
+            for _ in 0..<1_000 {
+                series.bytes(2, [])
+            }
+        }
+        request.bytes(100, Array(repeating: 0, count: 4 << 20))
+        let batch = try decoder.decodeV1(request.bytes)
+        #expect(batch.samples.count == 1_000)
+        #expect(batch.samples.capacity < 100_000)
     }
 
     @Test func swappedVersionsDecodeOrThrow() {

@@ -121,6 +121,15 @@ import Testing
         #expect(try matches("a.b", "ae\u{301}b") == false)
         #expect(try matches("a..b", "ae\u{301}b"))
         #expect(try matches(#"[^\n]"#, "\r"))
+        #expect(try matches("[[:punct:]]+", "!/@[`{~"))
+        #expect(try !matches("[[:punct:]]", "a"))
+        #expect(try matches("[[:space:]]", "\u{0B}"))
+        #expect(try matches("[[:xdigit:]]+", "09afAF"))
+        #expect(try !matches("[[:ascii:]]", "é"))
+        #expect(try matches(#"[\S]"#, "a"))
+        #expect(try !matches(#"[\S]"#, " "))
+        #expect(try matches(#"\x41\x{42}"#, "AB"))
+        #expect(throws: RE2SyntaxError.self) { try RelabelRegex(#"\x4"#) }
     }
 
     @Test func capturesAreByteOffsets() throws {

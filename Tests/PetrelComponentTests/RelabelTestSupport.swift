@@ -54,7 +54,7 @@ enum Relabel {
 
 extension MetricBatch {
     /// Every series as `name=value,...`, in order, for comparisons.
-    var renderedSeries: [String] {
+    var relabelSeriesText: [String] {
         series.indices.map { labelPairs(of: $0).map { "\($0.name)=\($0.value)" }.joined(separator: ",") }
     }
 }

@@ -39,7 +39,7 @@ import Testing
             return
         }
         #expect(
-            result.renderedSeries == [
+            result.relabelSeriesText == [
                 "__name__=http_requests_total,app=web,env=prod,host=10.0.0.1,instance=10.0.0.1:9100,job=api",
                 "__name__=up,host=10.0.0.2,instance=10.0.0.2:9100,job=node",
                 "__name__=node_load1,job=node",
@@ -72,7 +72,7 @@ import Testing
                 Issue.record("nothing came out")
                 return
             }
-            #expect(output.renderedSeries.count == 2)
+            #expect(output.relabelSeriesText.count == 2)
             for series in output.series.indices {
                 #expect(output.labelValue(series: series, name: "env") == "prod")
                 #expect(output.labelValue(series: series, name: "shard") != nil)
@@ -105,7 +105,7 @@ import Testing
             }
         }
         compiled.process(&input)
-        #expect(input.renderedSeries == expected)
+        #expect(input.relabelSeriesText == expected)
         #expect(input.series.indices.map { input.samples(of: $0).first?.value } == expectedValues)
     }
 }

@@ -1,3 +1,135 @@
-import PetrelCore
 import Benchmark
-let benchmarks: @Sendable () -> Void = {}
+import PetrelCodecs
+import PetrelCore
+import PetrelTransforms
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// Each iteration handles one request of `RemoteWriteFixture.seriesPerRequest` series and the scaling factor says so:
+// by default the tool prints time and mallocs per series; with `--scale`, per request.
+let benchmarks: @Sendable () -> Void = {
+    // Neither `.cpuTotal` (10 ms ticks) nor `.instructions` (perf events, often unavailable in containers): sampling
+    // the OS for them costs 16 mallocs an iteration, which the malloc count would include. `--metric instructions`
+    // adds it back for a run where perf events are allowed.
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock, .mallocCountTotal, .throughput, threadCPU],
+        warmupIterations: 20,
+        scalingFactor: .kilo,
+        maxDuration: .seconds(5),
+        maxIterations: 50_000
+    )
+    let fixture = RemoteWriteFixture.shared
+    precondition(Benchmark.defaultConfiguration.scalingFactor.rawValue == RemoteWriteFixture.seriesPerRequest)
+    let decoder = RemoteWriteDecoder()
+    let limit = RemoteWriteFixture.maxDecompressedLength
+
+    Benchmark("Decode v1") { benchmark in
+        benchmark.measuringThreadCPU { blackHole(try! decoder.decodeV1(fixture.v1)) }
+    }
+
+    Benchmark("Decode v2") { benchmark in
+        benchmark.measuringThreadCPU { blackHole(try! decoder.decodeV2(fixture.v2)) }
+    }
+
+    Benchmark("Snappy decompress") { benchmark in
+        benchmark.measuringThreadCPU {
+            blackHole(try! Snappy.decompress(fixture.v1Snappy, maxDecompressedLength: limit))
+        }
+    }
+
+    // As the topology runs a transform: the batch comes in as an `EventBatch` the caller still holds.
+    var relabel = Transforms.relabel()
+    let relabelContext = Transforms.context("relabel", type: "relabel")
+    let decodedEvent = EventBatch.metrics(fixture.decoded)
+    checkRelabel(relabel.process(decodedEvent, relabelContext))
+    Benchmark("Relabel (10 rules)") { benchmark in
+        benchmark.measuringThreadCPU { blackHole(relabel.process(decodedEvent, relabelContext)) }
+    }
+
+    // The same rules on a batch nobody else holds, to show what the copy-on-write above costs.
+    var rules = Transforms.relabelRulesInPlace()
+    Benchmark("Relabel (10 rules, in place)") { benchmark in
+        var batch = fixture.decoded.uniqueCopy()
+        benchmark.startMeasurement()
+        benchmark.measuringThreadCPU { rules.process(&batch) }
+        blackHole(batch)
+    }
+
+    var tag = Transforms.tag()
+    let tagContext = Transforms.context("tag", type: "tag")
+    Benchmark("Tag (4 labels)") { benchmark in
+        benchmark.measuringThreadCPU { blackHole(tag.process(decodedEvent, tagContext)) }
+    }
+
+    // As the remote-write sink does: one encoder and one compression buffer reused from request to request.
+    var encoder = RemoteWriteEncoder()
+    var compressed: [UInt8] = []
+    Benchmark("Encode v1 + snappy compress") { benchmark in
+        benchmark.measuringThreadCPU { Snappy.compress(encoder.encodeV1(fixture.decoded), into: &compressed) }
+        blackHole(compressed)
+    }
+
+    Benchmark("Encode v2 + snappy compress") { benchmark in
+        benchmark.measuringThreadCPU { Snappy.compress(encoder.encodeV2(fixture.decoded), into: &compressed) }
+        blackHole(compressed)
+    }
+
+    var pipelineRelabel = Transforms.relabel()
+    var pipelineTag = Transforms.tag()
+    var pipelineEncoder = RemoteWriteEncoder()
+    var pipelineCompressed: [UInt8] = []
+    Benchmark("Pipeline v1: decompress, decode, relabel, tag, encode, compress") { benchmark in
+        benchmark.measuringThreadCPU {
+            let body = try! Snappy.decompress(fixture.v1Snappy, maxDecompressedLength: limit)
+            let batch = EventBatch.metrics(try! decoder.decodeV1(body))
+            guard let relabeled = pipelineRelabel.process(batch, relabelContext),
+                case .metrics(let tagged) = pipelineTag.process(relabeled, tagContext)
+            else {
+                fatalError("the relabel rules dropped the whole request")
+            }
+            Snappy.compress(pipelineEncoder.encodeV1(tagged), into: &pipelineCompressed)
+        }
+        blackHole(pipelineCompressed)
+    }
+}
+
+/// CPU time of the benchmark's thread: on a shared machine wall-clock time also counts the time other processes
+/// hold the core, and `.cpuTotal` is sampled in 10 ms ticks, too coarse for one request.
+let threadCPU = BenchmarkMetric.custom("Thread CPU time (ns)", polarity: .prefersSmaller, useScalingFactor: true)
+
+extension Benchmark {
+    /// Runs `body`, ends the measurement, and records the thread CPU time `body` took as `threadCPU`.
+    ///
+    /// Recording a custom metric allocates (16 mallocs here), so it comes after the measurement ends.
+    func measuringThreadCPU(_ body: () -> Void) {
+        let start = Self.threadCPUNanoseconds()
+        body()
+        let end = Self.threadCPUNanoseconds()
+        stopMeasurement()
+        measurement(threadCPU, end - start)
+    }
+
+    private static func threadCPUNanoseconds() -> Int {
+        var now = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
+        return now.tv_sec * 1_000_000_000 + now.tv_nsec
+    }
+}
+
+/// Stops the run if the rules do not do what the fixture was built for: a benchmark of broken rules measures nothing.
+private func checkRelabel(_ result: EventBatch?) {
+    guard case .metrics(let batch) = result else { fatalError("relabel dropped the whole request") }
+    let kept = batch.seriesCount
+    precondition(
+        (700..<950).contains(kept), "relabel kept \(kept) of \(RemoteWriteFixture.seriesPerRequest) series")
+    for series in batch.series.indices {
+        let names = batch.labelPairs(of: series).map(\.name)
+        precondition(names.contains("env") && names.contains("host"), "relabel did not set env and host: \(names)")
+        precondition(!names.contains { $0.hasPrefix("tmp_") }, "relabel left a tmp_ label: \(names)")
+        precondition(batch.labelValue(series: series, name: "container") != "POD", "relabel kept a pause container")
+    }
+}

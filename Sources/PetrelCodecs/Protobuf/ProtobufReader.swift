@@ -261,14 +261,4 @@ public struct ProtobufReader {
             throw .wrongWireType(key, expected: .lengthDelimited)
         }
     }
-
-    /// How many varints a packed run in `range` holds (its bytes without the continuation bit), for reserving.
-    @inlinable
-    public func packedVarintCount(_ range: Range<Int>) -> Int {
-        var count = 0
-        for index in range where buffer[index] < 0x80 {
-            count += 1
-        }
-        return count
-    }
 }

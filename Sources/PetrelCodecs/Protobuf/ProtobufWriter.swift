@@ -24,12 +24,26 @@ public struct ProtobufWriter {
 
     @inlinable @inline(__always)
     public mutating func writeVarint(_ value: UInt64) {
+        // Keys and the lengths of labels are one byte.
+        if value < 0x80 {
+            writeByte(UInt8(truncatingIfNeeded: value))
+        } else {
+            writeMultibyteVarint(value)
+        }
+    }
+
+    @usableFromInline
+    mutating func writeMultibyteVarint(_ value: UInt64) {
+        let size = Self.varintSize(value)
+        precondition(capacity - cursor >= size, "ProtobufWriter: write past the computed size")
+        let target = base.unsafelyUnwrapped + cursor
         var value = value
-        while value >= 0x80 {
-            writeByte(UInt8(truncatingIfNeeded: value) | 0x80)
+        for index in 0..<(size - 1) {
+            target.storeBytes(of: UInt8(truncatingIfNeeded: value) | 0x80, toByteOffset: index, as: UInt8.self)
             value >>= 7
         }
-        writeByte(UInt8(truncatingIfNeeded: value))
+        target.storeBytes(of: UInt8(truncatingIfNeeded: value), toByteOffset: size - 1, as: UInt8.self)
+        cursor += size
     }
 
     @inlinable @inline(__always)
@@ -61,13 +75,25 @@ public struct ProtobufWriter {
         guard count > 0 else { return }
         let target = base.unsafelyUnwrapped + cursor
         let source = bytes.baseAddress.unsafelyUnwrapped
-        if count <= 16 {
-            // Label names and values are mostly short; a byte loop beats calling memcpy for them.
-            for index in 0..<count {
-                target.storeBytes(of: source.load(fromByteOffset: index, as: UInt8.self), toByteOffset: index, as: UInt8.self)
-            }
-        } else {
+        // Label names and values are mostly short, where calling memcpy costs more than copying: two overlapping
+        // words cover 8 to 16 bytes, two overlapping halves 4 to 8.
+        if count > 16 {
             target.copyMemory(from: source, byteCount: count)
+        } else if count >= 8 {
+            let head = source.loadUnaligned(as: UInt64.self)
+            let tail = source.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
+            target.storeBytes(of: head, as: UInt64.self)
+            target.storeBytes(of: tail, toByteOffset: count - 8, as: UInt64.self)
+        } else if count >= 4 {
+            let head = source.loadUnaligned(as: UInt32.self)
+            let tail = source.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self)
+            target.storeBytes(of: head, as: UInt32.self)
+            target.storeBytes(of: tail, toByteOffset: count - 4, as: UInt32.self)
+        } else {
+            for index in 0..<count {
+                target.storeBytes(
+                    of: source.load(fromByteOffset: index, as: UInt8.self), toByteOffset: index, as: UInt8.self)
+            }
         }
         cursor += count
     }

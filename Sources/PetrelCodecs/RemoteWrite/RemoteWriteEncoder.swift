@@ -13,6 +13,8 @@ public struct RemoteWriteEncoder: Sendable {
     /// The 2.0 symbol refs of each series' labels, then of its exemplars' labels, in writing order.
     private var refs: [UInt32] = []
     private var symbols = RemoteWriteSymbolTable()
+    /// Series indices given as a collection other than a range, copied; see `copyIndices`.
+    private var indexScratch: [Int] = []
 
     public init() {}
 
@@ -24,6 +26,18 @@ public struct RemoteWriteEncoder: Sendable {
         _ batch: MetricBatch,
         series: some Collection<Int>,
         includeMetadata: Bool = false
+    ) -> [UInt8] {
+        if let range = series as? Range<Int> {
+            return makeV1(batch, series: range, includeMetadata: includeMetadata)
+        }
+        let indices = copyIndices(series)
+        return makeV1(batch, series: indices, includeMetadata: includeMetadata)
+    }
+
+    private mutating func makeV1(
+        _ batch: MetricBatch,
+        series: some Collection<Int>,
+        includeMetadata: Bool
     ) -> [UInt8] {
         batch.arena.withUnsafeBytes { arena in
             let count = measureV1(batch, series: series, includeMetadata: includeMetadata, arena: arena)
@@ -58,6 +72,19 @@ public struct RemoteWriteEncoder: Sendable {
         _ batch: MetricBatch,
         series: some Collection<Int>,
         includeMetadata: Bool = false,
+        to output: inout [UInt8]
+    ) {
+        if let range = series as? Range<Int> {
+            return appendV1(batch, indices: range, includeMetadata: includeMetadata, to: &output)
+        }
+        let indices = copyIndices(series)
+        appendV1(batch, indices: indices, includeMetadata: includeMetadata, to: &output)
+    }
+
+    private mutating func appendV1(
+        _ batch: MetricBatch,
+        indices series: some Collection<Int>,
+        includeMetadata: Bool,
         to output: inout [UInt8]
     ) {
         batch.arena.withUnsafeBytes { arena in
@@ -160,7 +187,11 @@ public struct RemoteWriteEncoder: Sendable {
         }
     }
 
-    private static func v1ExemplarSize(_ exemplar: Exemplar, _ batch: MetricBatch, _ arena: UnsafeRawBufferPointer) -> Int {
+    private static func v1ExemplarSize(
+        _ exemplar: Exemplar,
+        _ batch: MetricBatch,
+        _ arena: UnsafeRawBufferPointer
+    ) -> Int {
         var size = exemplarValueSize(exemplar)
         for label in batch.labels[labelRange(of: exemplar)] {
             checkBounds(label, arena: arena)
@@ -203,6 +234,14 @@ public struct RemoteWriteEncoder: Sendable {
     ///
     /// `Series.type` becomes each series' metadata type; `batch.metadata` (help and unit by family) is not written.
     public mutating func encodeV2(_ batch: MetricBatch, series: some Collection<Int>) -> [UInt8] {
+        if let range = series as? Range<Int> {
+            return makeV2(batch, series: range)
+        }
+        let indices = copyIndices(series)
+        return makeV2(batch, series: indices)
+    }
+
+    private mutating func makeV2(_ batch: MetricBatch, series: some Collection<Int>) -> [UInt8] {
         batch.arena.withUnsafeBytes { arena in
             let count = measureV2(batch, series: series, arena: arena)
             return ProtobufWriter.makeBytes(count: count) { writer in
@@ -220,6 +259,14 @@ public struct RemoteWriteEncoder: Sendable {
     /// avoids allocating it each time.
     public mutating func encodeV2(_ batch: MetricBatch, series: some Collection<Int>, into output: inout [UInt8]) {
         output.removeAll(keepingCapacity: true)
+        if let range = series as? Range<Int> {
+            return appendV2(batch, series: range, to: &output)
+        }
+        let indices = copyIndices(series)
+        appendV2(batch, series: indices, to: &output)
+    }
+
+    private mutating func appendV2(_ batch: MetricBatch, series: some Collection<Int>, to output: inout [UInt8]) {
         batch.arena.withUnsafeBytes { arena in
             let count = measureV2(batch, series: series, arena: arena)
             ProtobufWriter.append(to: &output, count: count) { writer in
@@ -237,10 +284,16 @@ public struct RemoteWriteEncoder: Sendable {
         refs.removeAll(keepingCapacity: true)
         symbols.reset()
         var total = 0
+        var previousLabels = 0..<0
+        var previousRefs = 0
         for index in series {
             let series = batch.series[index]
             var size = 0
-            let labelRefs = internLabels(batch.labels[series.labelRange], arena: arena)
+            let refStart = refs.count
+            let labelRefs = internLabels(
+                series.labelRange, of: batch, previous: previousLabels, previousRefs: previousRefs, arena: arena)
+            previousLabels = series.labelRange
+            previousRefs = refStart
             if labelRefs > 0 {
                 size += ProtobufWriter.lengthDelimitedFieldSize(1, length: labelRefs)
             }
@@ -251,7 +304,8 @@ public struct RemoteWriteEncoder: Sendable {
                 size += ProtobufWriter.lengthDelimitedFieldSize(3, length: Self.histogramSize(histogram))
             }
             for exemplar in batch.exemplars[series.exemplarRange] {
-                let exemplarRefs = internLabels(batch.labels[Self.labelRange(of: exemplar)], arena: arena)
+                let exemplarRefs = internLabels(
+                    Self.labelRange(of: exemplar), of: batch, previous: 0..<0, previousRefs: 0, arena: arena)
                 let exemplarSize =
                     (exemplarRefs == 0 ? 0 : ProtobufWriter.lengthDelimitedFieldSize(1, length: exemplarRefs))
                     + Self.exemplarValueSize(exemplar)
@@ -270,21 +324,60 @@ public struct RemoteWriteEncoder: Sendable {
         return total
     }
 
-    /// Adds the labels' names and values to the symbols table and their refs to `refs`; returns the size of the
-    /// packed `labels_refs` run.
+    /// Adds the names and values of the labels at `range` to the symbols table and their refs to `refs`; returns
+    /// the size of their packed `labels_refs` run.
+    ///
+    /// Consecutive series mostly share names, and often values, at the same positions, so each label is first
+    /// compared with the one at its position in `previous`, whose refs start at `previousRefs`: a hit costs a
+    /// comparison of a few bytes instead of a hash and a probe.
     @inline(__always)
-    private mutating func internLabels(_ labels: ArraySlice<LabelRef>, arena: UnsafeRawBufferPointer) -> Int {
+    private mutating func internLabels(
+        _ range: Range<Int>,
+        of batch: MetricBatch,
+        previous: Range<Int>,
+        previousRefs: Int,
+        arena: UnsafeRawBufferPointer
+    ) -> Int {
         let base = arena.baseAddress
         var size = 0
-        for label in labels {
+        for (position, labelIndex) in range.enumerated() {
+            let label = batch.labels[labelIndex]
             Self.checkBounds(label, arena: arena)
-            let name = symbols.intern(base, offset: label.nameOffset, length: label.nameLength)
-            let value = symbols.intern(base, offset: label.valueOffset, length: label.valueLength)
+            let name: UInt32
+            let value: UInt32
+            if position < previous.count {
+                let before = batch.labels[previous.lowerBound + position]
+                name =
+                    Self.sameBytes(base, label.nameOffset, label.nameLength, before.nameOffset, before.nameLength)
+                    ? refs[previousRefs + 2 * position]
+                    : symbols.intern(base, offset: label.nameOffset, length: label.nameLength)
+                value =
+                    Self.sameBytes(base, label.valueOffset, label.valueLength, before.valueOffset, before.valueLength)
+                    ? refs[previousRefs + 2 * position + 1]
+                    : symbols.intern(base, offset: label.valueOffset, length: label.valueLength)
+            } else {
+                name = symbols.intern(base, offset: label.nameOffset, length: label.nameLength)
+                value = symbols.intern(base, offset: label.valueOffset, length: label.valueLength)
+            }
             refs.append(name)
             refs.append(value)
             size += ProtobufWriter.varintSize(UInt64(name)) + ProtobufWriter.varintSize(UInt64(value))
         }
         return size
+    }
+
+    @inline(__always)
+    private static func sameBytes(
+        _ base: UnsafeRawPointer?,
+        _ offset: UInt32,
+        _ length: UInt32,
+        _ otherOffset: UInt32,
+        _ otherLength: UInt32
+    ) -> Bool {
+        guard length == otherLength else { return false }
+        return offset == otherOffset || length == 0
+            || RemoteWriteSymbolTable.equal(
+                base.unsafelyUnwrapped + Int(offset), base.unsafelyUnwrapped + Int(otherOffset), Int(length))
     }
 
     private func writeV2(
@@ -501,6 +594,17 @@ public struct RemoteWriteEncoder: Sendable {
     }
 
     // MARK: Arena access
+
+    /// The indices, copied into reused scratch.
+    ///
+    /// A caller in another module passes its collection unspecialized, so every pass would iterate it through
+    /// witness tables, a call per element; copying it once lets the passes run code specialized for an array.
+    /// Ranges, the common case, skip the copy.
+    private mutating func copyIndices(_ series: some Collection<Int>) -> [Int] {
+        indexScratch.removeAll(keepingCapacity: true)
+        indexScratch.append(contentsOf: series)
+        return indexScratch
+    }
 
     @inline(__always)
     private static func labelRange(of exemplar: Exemplar) -> Range<Int> {

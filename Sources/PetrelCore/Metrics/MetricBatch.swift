@@ -336,11 +336,11 @@ public struct MetricBatch: Sendable {
             labels.insert(label, at: position)
         } else {
             // Another series' labels follow: move this series' labels to the end, where it can grow.
+            // Element by element: appending a slice of `labels` to itself would copy the whole array.
             let newStart = labels.count
-            labels.reserveCapacity(labels.count + range.count + 1)
-            labels.append(contentsOf: labels[range.lowerBound..<position])
+            for index in range.lowerBound..<position { labels.append(labels[index]) }
             labels.append(label)
-            labels.append(contentsOf: labels[position..<range.upperBound])
+            for index in position..<range.upperBound { labels.append(labels[index]) }
             series[seriesIndex].labelStart = UInt32(newStart)
         }
         series[seriesIndex].labelCount += 1

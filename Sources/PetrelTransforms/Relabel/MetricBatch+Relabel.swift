@@ -21,16 +21,25 @@ extension MetricBatch {
         return Int(length) - other.count
     }
 
+    /// Where the label named `name` is among a series' labels, or where it would go to keep them sorted.
+    @inline(__always)
+    func relabelPosition(series: Int, name: UnsafeRawBufferPointer, arena: UnsafeRawBufferPointer) -> (
+        index: Int, found: Bool
+    ) {
+        let range = self.series[series].labelRange
+        for index in range {
+            let label = labels[index]
+            let order = Self.relabelCompare(arena, label.nameOffset, label.nameLength, name)
+            if order >= 0 { return (index, order == 0) }
+        }
+        return (range.upperBound, false)
+    }
+
     /// The index into `labels` of the label named `name` on a series, given the arena's bytes.
     @inline(__always)
     func relabelIndex(series: Int, name: UnsafeRawBufferPointer, arena: UnsafeRawBufferPointer) -> Int? {
-        for index in self.series[series].labelRange {
-            let label = labels[index]
-            let order = Self.relabelCompare(arena, label.nameOffset, label.nameLength, name)
-            if order == 0 { return index }
-            if order > 0 { return nil }
-        }
-        return nil
+        let position = relabelPosition(series: series, name: name, arena: arena)
+        return position.found ? position.index : nil
     }
 
     /// The index into `labels` of the label named `name` on a series.
@@ -38,12 +47,37 @@ extension MetricBatch {
         arena.withUnsafeBytes { relabelIndex(series: series, name: name, arena: $0) }
     }
 
-    /// The index into `labels` of the label whose name is the arena string at `offset` on a series.
-    func relabelIndex(series: Int, nameOffset offset: UInt32, nameLength length: UInt32) -> Int? {
+    /// Where the label whose name is the arena string at `offset` is on a series, or would go.
+    func relabelPosition(series: Int, nameOffset offset: UInt32, nameLength length: UInt32) -> (
+        index: Int, found: Bool
+    ) {
         arena.withUnsafeBytes { arena in
             let name = UnsafeRawBufferPointer(rebasing: arena[Int(offset)..<Int(offset + length)])
-            return relabelIndex(series: series, name: name, arena: arena)
+            return relabelPosition(series: series, name: name, arena: arena)
         }
+    }
+
+    /// Inserts `label` at `position` among a series' labels.
+    ///
+    /// A series whose labels end the array grows in place; any other first moves its labels to the
+    /// end, element by element and without `reserveCapacity`: appending a slice of `labels` to itself,
+    /// or reserving an exact capacity, would copy the whole array for every series.
+    mutating func relabelInsert(series: Int, _ label: LabelRef, at position: Int) {
+        let range = self.series[series].labelRange
+        if range.upperBound == labels.count {
+            labels.insert(label, at: position)
+        } else {
+            let start = labels.count
+            for index in range.lowerBound..<position {
+                labels.append(labels[index])
+            }
+            labels.append(label)
+            for index in position..<range.upperBound {
+                labels.append(labels[index])
+            }
+            self.series[series].labelStart = UInt32(start)
+        }
+        self.series[series].labelCount += 1
     }
 
     /// Whether the value of `labels[index]` is `value`.
@@ -70,32 +104,30 @@ extension MetricBatch {
     mutating func relabelSet(
         series: Int, name: (offset: UInt32, length: UInt32), value: (offset: UInt32, length: UInt32)
     ) {
-        if let index = relabelIndex(series: series, nameOffset: name.offset, nameLength: name.length) {
-            labels[index].valueOffset = value.offset
-            labels[index].valueLength = value.length
+        let position = relabelPosition(series: series, nameOffset: name.offset, nameLength: name.length)
+        if position.found {
+            labels[position.index].valueOffset = value.offset
+            labels[position.index].valueLength = value.length
         } else {
-            setLabel(
-                series: series,
-                LabelRef(
-                    nameOffset: name.offset, nameLength: name.length, valueOffset: value.offset,
-                    valueLength: value.length))
+            let label = LabelRef(
+                nameOffset: name.offset, nameLength: name.length, valueOffset: value.offset, valueLength: value.length)
+            relabelInsert(series: series, label, at: position.index)
         }
     }
 
     /// Sets a label whose name is in the arena to `value`, appending the value only when it changes.
     mutating func relabelSet(series: Int, name: (offset: UInt32, length: UInt32), value: UnsafeRawBufferPointer) {
-        if let index = relabelIndex(series: series, nameOffset: name.offset, nameLength: name.length) {
-            if relabelValueEquals(index, value) { return }
-            let appended = appendToArena(value)
-            labels[index].valueOffset = appended.offset
-            labels[index].valueLength = appended.length
+        let position = relabelPosition(series: series, nameOffset: name.offset, nameLength: name.length)
+        if position.found && relabelValueEquals(position.index, value) { return }
+        let appended = appendToArena(value)
+        if position.found {
+            labels[position.index].valueOffset = appended.offset
+            labels[position.index].valueLength = appended.length
         } else {
-            let appended = appendToArena(value)
-            setLabel(
-                series: series,
-                LabelRef(
-                    nameOffset: name.offset, nameLength: name.length, valueOffset: appended.offset,
-                    valueLength: appended.length))
+            let label = LabelRef(
+                nameOffset: name.offset, nameLength: name.length, valueOffset: appended.offset,
+                valueLength: appended.length)
+            relabelInsert(series: series, label, at: position.index)
         }
     }
 

@@ -188,7 +188,8 @@ struct RE2Syntax {
 
         private mutating func hexEscape(start: Int) throws(RE2SyntaxError) -> String {
             var digits = ""
-            if peek() == "{" {
+            let braced = peek() == "{"
+            if braced {
                 index += 1
                 while let scalar = peek(), scalar != "}" {
                     digits.unicodeScalars.append(scalar)
@@ -205,7 +206,8 @@ struct RE2Syntax {
                     index += 1
                 }
             }
-            guard !digits.isEmpty, let value = UInt32(digits, radix: 16), value <= 0x10_FFFF,
+            guard braced ? !digits.isEmpty : digits.unicodeScalars.count == 2,
+                let value = UInt32(digits, radix: 16), value <= 0x10_FFFF,
                 digits.unicodeScalars.allSatisfy({ $0.properties.isASCIIHexDigit })
             else {
                 throw RE2SyntaxError(description: "invalid escape sequence: `\(text(start..<index))`")

@@ -70,9 +70,10 @@ struct RelabelRegex: @unchecked Sendable {
         return found != nil
     }
 
-    /// Whether the whole of `input` matches; on a match `captures` holds `captureCount` offsets.
+    /// Whether the whole of `input` matches; on a match the first `captureCount` offsets of
+    /// `captures` are this match's (the buffer is shared by rules, so it may be longer).
     mutating func match(_ input: UnsafeRawBufferPointer, captures: inout [Int32]) -> Bool {
-        if captures.count != captureCount {
+        if captures.count < captureCount {
             captures = [Int32](repeating: -1, count: captureCount)
         }
         if let fastPath { return fastPath.match(input, captures: &captures) }
@@ -84,8 +85,9 @@ struct RelabelRegex: @unchecked Sendable {
         }
         let found = engineMatch(input)
         if cacheable { cache.insert(input, hash: hash, captures: found) }
-        if let found { captures = found }
-        return found != nil
+        guard let found else { return false }
+        for index in found.indices { captures[index] = found[index] }
+        return true
     }
 
     /// Swift's `Regex` on `input`: its captures, or `nil` when it does not match.

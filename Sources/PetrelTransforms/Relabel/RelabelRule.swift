@@ -43,9 +43,7 @@ struct RelabelRule: Sendable {
         replacement = ExpansionTemplate(
             config.replacement, groupCount: regex.groupCount, groupNumber: regex.groupNumber)
         if let bytes = target.constant {
-            var bytes = bytes
-            let valid = bytes.withUnsafeMutableBytes { names.isValid(UnsafeRawBufferPointer($0)) }
-            constantTarget = (bytes, valid)
+            constantTarget = (bytes, bytes.withUnsafeBytes { names.isValid($0) })
         } else {
             constantTarget = nil
         }

@@ -31,13 +31,13 @@ public struct TagTransform: Transform {
     }
 
     private func tag(_ metrics: inout MetricBatch) {
-        for tag in config.tags {
-            // The label's bytes go into the arena once per batch and every series points at them.
-            let label = metrics.makeLabel(name: tag.label, value: tag.value)
-            for series in metrics.series.indices {
-                if config.overwrite || metrics.labelIndex(series: series, name: tag.label) == nil {
-                    metrics.setLabel(series: series, label)
-                }
+        // Each label's bytes go into the arena once per batch and every series points at them.
+        let labels = config.tags.map { metrics.makeLabel(name: $0.label, value: $0.value) }
+        // Series outermost: a series' labels move to the end of the batch once, then grow in place.
+        for series in metrics.series.indices {
+            for (tag, label) in zip(config.tags, labels)
+            where config.overwrite || metrics.labelIndex(series: series, name: tag.label) == nil {
+                metrics.setLabel(series: series, label)
             }
         }
     }
