@@ -8,11 +8,15 @@ public enum BuiltinComponents {
     public static let all: [ComponentDefinition] = [
         DemoSource.definition,
         RemoteWriteSource.definition,
+        OTLPSource.definition,
         FilterTransform.definition,
         RelabelTransform.definition,
+        SampleTransform.definition,
+        SpanMetricsTransform.definition,
         TagTransform.definition,
         BlackholeSink.definition,
         RemoteWriteSink.definition,
+        OTLPSink.definition,
         ConsoleSink.definition,
     ]
 }

@@ -264,7 +264,8 @@ struct PipelineGraph {
             }
             switch built {
             case .source(_, let signals): emits[index] = signals
-            case .transform: if known { emits[index] = received.intersection(accepts) }
+            case .transform(let transform, _):
+                if known { emits[index] = transform.emits(from: received.intersection(accepts)) }
             case .sink: emits[index] = []
             }
         }

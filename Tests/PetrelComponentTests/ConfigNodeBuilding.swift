@@ -70,7 +70,7 @@ func componentTestTelemetry(id: String, type: String, kind: ComponentKind) -> Co
 }
 
 /// Polls `condition` until it holds or `timeout` passes; whether it held. For state another task reaches.
-func componentEventually(timeout: Duration = .seconds(5), _ condition: () -> Bool) async -> Bool {
+func componentEventually(timeout: Duration = .seconds(30), _ condition: () -> Bool) async -> Bool {
     let deadline = ContinuousClock.now + timeout
     while !condition() {
         if ContinuousClock.now >= deadline { return false }

@@ -18,6 +18,14 @@ public protocol Source: Sendable {
 public protocol Transform: Sendable {
     /// Returns the batch to send on, or `nil` when nothing is left of it.
     mutating func process(_ batch: EventBatch, _ context: TransformContext) -> EventBatch?
+
+    /// The signals it sends on, given those it receives and takes; the graph checks its readers against them.
+    func emits(from received: SignalSet) -> SignalSet
+}
+
+extension Transform {
+    /// Most transforms send on the signals they receive.
+    public func emits(from received: SignalSet) -> SignalSet { received }
 }
 
 /// Takes batches out of the graph to a backend.

@@ -1,0 +1,165 @@
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import GRPCProtobuf
+import OTLPProtos
+import OTLPServices
+import PetrelCodecs
+import PetrelCore
+import SwiftProtobuf
+import Synchronization
+
+/// OTLP/gRPC: the generated `TraceService` and `LogsService` clients over one HTTP/2 connection.
+final class OTLPGRPCExporter: OTLPExporter {
+    /// An export request message, converted once for every attempt.
+    enum Request: Sendable {
+        case traces(Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceRequest)
+        case logs(Opentelemetry_Proto_Collector_Logs_V1_ExportLogsServiceRequest)
+    }
+
+    private typealias Transport = HTTP2ClientTransport.Posix
+    private typealias TraceResponse = Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceResponse
+    private typealias LogsResponse = Opentelemetry_Proto_Collector_Logs_V1_ExportLogsServiceResponse
+    private let config: OTLPSinkConfig
+    private let client: GRPCClient<Transport>
+    private let traces: Opentelemetry_Proto_Collector_Trace_V1_TraceService.Client<Transport>
+    private let logs: Opentelemetry_Proto_Collector_Logs_V1_LogsService.Client<Transport>
+
+    init(config: OTLPSinkConfig) throws {
+        self.config = config
+        let compression: HTTP2ClientTransport.Config.Compression =
+            config.compression == .gzip
+            ? .init(algorithm: .gzip, enabledAlgorithms: .gzip) : .defaults
+        let transport = try HTTP2ClientTransport.Posix(
+            target: Self.target(config.endpoint), transportSecurity: .plaintext,
+            config: .defaults { $0.compression = compression })
+        client = GRPCClient(transport: transport)
+        traces = .init(wrapping: client)
+        logs = .init(wrapping: client)
+    }
+
+    func prepare(_ batch: OTLPBatch) throws -> Request {
+        switch batch {
+        case .traces(let spans): .traces(OTLPTraceConversion.request(from: spans))
+        case .logs(let records): .logs(OTLPLogConversion.request(from: records))
+        }
+    }
+
+    func export(_ request: Request) async -> OTLPExportOutcome {
+        var options = CallOptions.defaults
+        options.timeout = config.timeout
+        options.compression = config.compression == .gzip ? .gzip : CompressionAlgorithm.none
+        var metadata = Metadata()
+        for header in config.requestHeaders() { metadata.addString(header.value, forKey: header.name.lowercased()) }
+        let size = SerializedSize()
+        do {
+            switch request {
+            case .traces(let message):
+                let response = try await traces.export(
+                    request: ClientRequest(message: message, metadata: metadata),
+                    serializer: SizeRecordingSerializer(size: size),
+                    deserializer: ProtobufDeserializer<TraceResponse>(),
+                    options: options
+                ) { try $0.message }
+                return .delivered(
+                    wireBytes: size.bytes, rejected: Int(response.partialSuccess.rejectedSpans),
+                    message: response.partialSuccess.errorMessage)
+            case .logs(let message):
+                let response = try await logs.export(
+                    request: ClientRequest(message: message, metadata: metadata),
+                    serializer: SizeRecordingSerializer(size: size),
+                    deserializer: ProtobufDeserializer<LogsResponse>(),
+                    options: options
+                ) { try $0.message }
+                return .delivered(
+                    wireBytes: size.bytes, rejected: Int(response.partialSuccess.rejectedLogRecords),
+                    message: response.partialSuccess.errorMessage)
+            }
+        } catch let error as RPCError {
+            return Self.outcome(of: error)
+        } catch {
+            return .retryable(reason: "\(error)", retryAfter: nil)
+        }
+    }
+
+    func run() async throws {
+        try await client.runConnections()
+    }
+
+    func shutdown() {
+        client.beginGracefulShutdown()
+    }
+
+    func destination(of signal: Signal) -> String {
+        config.endpoint.description
+    }
+
+    /// Retryable or not, as the OTLP specification sorts gRPC status codes.
+    static func outcome(of error: RPCError) -> OTLPExportOutcome {
+        let name = Self.name(of: error.code)
+        switch error.code {
+        case .cancelled, .deadlineExceeded, .aborted, .outOfRange, .unavailable, .dataLoss, .resourceExhausted:
+            // The specification retries RESOURCE_EXHAUSTED only when the server sent RetryInfo, and the
+            // Collector's otlpexporter does just that. We retry it always, with backoff: it is gRPC's
+            // 429, which we retry over HTTP, and receivers such as Tempo's distributor answer rate
+            // limits with it and no RetryInfo; backing off pushes back on our sources, dropping loses data.
+            let status = try? error.unpackGoogleRPCStatus()
+            let delay = status?.details.lazy.compactMap(\.retryInfo).first?.delay
+            return .retryable(reason: "gRPC \(name): \(error.message)", retryAfter: delay)
+        default:
+            return .rejected(reason: "grpc_\(name)", message: error.message)
+        }
+    }
+
+    /// The status code's canonical name in lower case (`invalid_argument`), as discard reasons spell it.
+    static func name(of code: RPCError.Code) -> String {
+        switch code {
+        case .cancelled: "cancelled"
+        case .unknown: "unknown"
+        case .invalidArgument: "invalid_argument"
+        case .deadlineExceeded: "deadline_exceeded"
+        case .notFound: "not_found"
+        case .alreadyExists: "already_exists"
+        case .permissionDenied: "permission_denied"
+        case .resourceExhausted: "resource_exhausted"
+        case .failedPrecondition: "failed_precondition"
+        case .aborted: "aborted"
+        case .outOfRange: "out_of_range"
+        case .unimplemented: "unimplemented"
+        case .internalError: "internal"
+        case .unavailable: "unavailable"
+        case .dataLoss: "data_loss"
+        case .unauthenticated: "unauthenticated"
+        default: "code_\(code.rawValue)"
+        }
+    }
+
+    private static func target(_ endpoint: HTTPEndpoint) -> any ResolvableTarget {
+        if endpoint.host.contains(":") {
+            return .ipv6(address: endpoint.host, port: endpoint.port)
+        }
+        if endpoint.host.split(separator: ".").count == 4, endpoint.host.allSatisfy({ $0 == "." || $0.isNumber }) {
+            return .ipv4(address: endpoint.host, port: endpoint.port)
+        }
+        return .dns(host: endpoint.host, port: endpoint.port)
+    }
+}
+
+/// The size of the last message a `SizeRecordingSerializer` wrote: the gRPC payload, before compression.
+final class SerializedSize: Sendable {
+    private let value = Atomic<Int>(0)
+
+    var bytes: Int { value.load(ordering: .relaxed) }
+
+    func record(_ bytes: Int) { value.store(bytes, ordering: .relaxed) }
+}
+
+/// Protobuf serialization that remembers the message's size, for the sent-bytes counter.
+struct SizeRecordingSerializer<Message: SwiftProtobuf.Message>: MessageSerializer {
+    let size: SerializedSize
+
+    func serialize<Bytes: GRPCContiguousBytes>(_ message: Message) throws -> Bytes {
+        let bytes: Bytes = try ProtobufSerializer<Message>().serialize(message)
+        size.record(bytes.count)
+        return bytes
+    }
+}

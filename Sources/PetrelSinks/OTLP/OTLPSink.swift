@@ -1,0 +1,175 @@
+import PetrelCore
+
+/// Ships spans and log records to an OTLP receiver (Grafana Tempo, an OpenTelemetry Collector) over
+/// gRPC or HTTP.
+///
+/// A batcher turns queued batches into requests bounded by events, bytes and age; `concurrency`
+/// sender tasks convert, encode and deliver them. A request that fails with a retryable error is
+/// retried with exponential backoff and jitter, honouring the delay the receiver asks for, for as long
+/// as it takes (the wait pushes back on the sources); one refused for good is dropped and counted. The
+/// sink finishes once every event it took has been delivered or dropped.
+public struct OTLPSink: Sink {
+    public let config: OTLPSinkConfig
+
+    public init(config: OTLPSinkConfig) {
+        self.config = config
+    }
+
+    public static let definition = ComponentDefinition(type: "otlp", kind: .sink) { reader, _ in
+        .sink(OTLPSink(config: OTLPSinkConfig(from: reader)), accepts: [.traces, .logs])
+    }
+
+    public func run(_ input: SinkInput, _ context: SinkContext) async throws {
+        switch config.transport {
+        case .grpc: try await run(input, context, exporter: OTLPGRPCExporter(config: config))
+        case .http: try await run(input, context, exporter: OTLPHTTPExporter(config: config))
+        }
+    }
+
+    private func run(_ input: SinkInput, _ context: SinkContext, exporter: some OTLPExporter) async throws {
+        let retries = context.telemetry.registry.counter(
+            "petrel_otlp_retries_total", help: "Export requests retried after a retryable failure.",
+            labels: [("component_id", context.id), ("endpoint", config.endpoint.description)])
+        let requests = BoundedQueue<OTLPBatch>(capacity: config.concurrency, producers: 1)
+        try await withThrowingTaskGroup(of: Void.self) { connections in
+            connections.addTask { try await exporter.run() }
+            do {
+                try await withThrowingTaskGroup(of: Void.self) { senders in
+                    for _ in 0..<config.concurrency {
+                        senders.addTask {
+                            while let batch = await requests.next() {
+                                try await deliver(batch, exporter: exporter, context: context, retries: retries)
+                            }
+                        }
+                    }
+                    try await batch(input, into: requests)
+                    try await senders.waitForAll()
+                }
+            } catch {
+                exporter.shutdown()
+                throw error
+            }
+            exporter.shutdown()
+            try await connections.waitForAll()
+        }
+    }
+
+    /// Feeds the senders until the input ends, then hands over what is pending.
+    private func batch(_ input: SinkInput, into requests: BoundedQueue<OTLPBatch>) async throws {
+        defer { requests.producerFinished() }
+        var batcher = OTLPBatcher(maxEvents: config.maxEvents, maxBytes: config.maxBytes, maxAge: config.maxAge)
+        while true {
+            switch await Self.pull(input, deadline: batcher.deadline) {
+            case .ended:
+                for request in batcher.flush() { try await requests.send(request) }
+                return
+            case .timedOut:
+                for request in batcher.flushExpired() { try await requests.send(request) }
+            case .batch(let batch):
+                for request in batcher.add(batch) { try await requests.send(request) }
+            }
+        }
+    }
+
+    private enum Pulled {
+        case batch(EventBatch)
+        case ended
+        case timedOut
+    }
+
+    /// The next input batch, waiting at most until `deadline` when one is given.
+    private static func pull(_ input: SinkInput, deadline: ContinuousClock.Instant?) async -> Pulled {
+        guard let deadline else { return await input.next().map(Pulled.batch) ?? .ended }
+        return await withTaskGroup(of: Pulled?.self) { group in
+            group.addTask {
+                let batch = await input.next()
+                if batch == nil && Task.isCancelled { return nil }
+                return batch.map(Pulled.batch) ?? .ended
+            }
+            group.addTask {
+                try? await Task.sleep(until: deadline)
+                return .timedOut
+            }
+            var result: Pulled = .timedOut
+            var first = true
+            while let next = await group.next() {
+                if first {
+                    group.cancelAll()
+                    first = false
+                }
+                // A batch that arrived as the deadline passed is kept, never dropped.
+                if case .batch? = next {
+                    result = next!
+                } else if case .ended? = next, case .timedOut = result {
+                    result = .ended
+                }
+            }
+            return result
+        }
+    }
+
+    /// Sends a request until it is delivered or refused for good; throws only when cancelled.
+    private func deliver<Exporter: OTLPExporter>(
+        _ batch: OTLPBatch, exporter: Exporter, context: SinkContext, retries: Counter
+    ) async throws {
+        let events = batch.eventCount
+        let destination = exporter.destination(of: batch.signal)
+        let request: Exporter.Request
+        do {
+            request = try exporter.prepare(batch)
+        } catch {
+            context.telemetry.error(.processing)
+            context.telemetry.discarded(events, reason: "encoding_failed")
+            context.logger.warning(
+                "cannot encode an export request; dropping it",
+                metadata: ["endpoint": "\(destination)", "error": "\(error)", "events": "\(events)"])
+            return
+        }
+        var backoff = config.initialBackoff
+        while true {
+            try Task.checkCancellation()
+            switch await exporter.export(request) {
+            case .delivered(let wireBytes, let rejected, let message):
+                let refused = min(max(rejected, 0), events)
+                context.telemetry.sentEvents.increment(by: events - refused)
+                context.telemetry.sentBytes.increment(by: wireBytes)
+                if refused > 0 {
+                    context.telemetry.discarded(refused, reason: "rejected_by_receiver")
+                    context.logger.warning(
+                        "receiver rejected part of a request",
+                        metadata: [
+                            "endpoint": "\(destination)", "rejected": "\(refused)", "events": "\(events)",
+                            "response": "\(Self.firstLine(message))",
+                        ])
+                } else if !message.isEmpty {
+                    context.logger.info(
+                        "receiver accepted a request with a warning",
+                        metadata: ["endpoint": "\(destination)", "response": "\(Self.firstLine(message))"])
+                }
+                return
+            case .rejected(let reason, let message):
+                context.telemetry.error(.sending)
+                context.telemetry.discarded(events, reason: reason)
+                context.logger.warning(
+                    "receiver refused a request; dropping it",
+                    metadata: [
+                        "endpoint": "\(destination)", "reason": "\(reason)", "response": "\(Self.firstLine(message))",
+                        "events": "\(events)",
+                    ])
+                return
+            case .retryable(let reason, let retryAfter):
+                context.telemetry.error(.sending)
+                retries.increment()
+                context.logger.debug(
+                    "export failed; will retry", metadata: ["endpoint": "\(destination)", "reason": "\(reason)"])
+                let jittered = backoff * Double.random(in: 0.5...1.0)
+                try await Task.sleep(for: max(jittered, retryAfter ?? .zero))
+                backoff = min(backoff * 2, config.maxBackoff)
+            }
+        }
+    }
+
+    private static func firstLine(_ text: String) -> Substring {
+        text.prefix { $0 != "\n" && $0 != "\r" }.prefix(512)
+    }
+}

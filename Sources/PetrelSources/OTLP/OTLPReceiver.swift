@@ -1,0 +1,172 @@
+import OTLPProtos
+import PetrelCodecs
+import PetrelCore
+import SwiftProtobuf
+
+typealias ExportTraceRequest = Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceRequest
+typealias ExportTraceResponse = Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceResponse
+typealias ExportMetricsRequest = Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServiceRequest
+typealias ExportMetricsResponse = Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServiceResponse
+typealias ExportLogsRequest = Opentelemetry_Proto_Collector_Logs_V1_ExportLogsServiceRequest
+typealias ExportLogsResponse = Opentelemetry_Proto_Collector_Logs_V1_ExportLogsServiceResponse
+
+/// How an OTLP request body is encoded.
+enum OTLPBodyEncoding: Sendable {
+    case protobuf
+    case json
+}
+
+/// What became of one Export call, whatever the transport.
+enum OTLPExportOutcome: Sendable, Equatable {
+    /// In every downstream queue (or empty, so nothing was sent). `rejected` items were invalid and dropped, as
+    /// `message` explains; the sender learns of them through the response's partial-success field.
+    case accepted(rejected: Int, message: String?)
+    /// The request cannot be decoded or holds nothing valid; retrying it would fail the same way.
+    case malformed(String)
+    /// A downstream queue is full: the sender keeps the data and retries later.
+    case throttled
+}
+
+/// Turns the bytes of one Export request into one batch and sends it on, without waiting: the gRPC services and the
+/// HTTP handler share it, so both transports answer and count alike.
+struct OTLPReceiver: Sendable {
+    let output: Output
+    let telemetry: ComponentTelemetry
+    let metricConversion: OTLPMetricConversion
+
+    init(output: Output, telemetry: ComponentTelemetry, metricOptions: OTLPMetricOptions) {
+        self.output = output
+        self.telemetry = telemetry
+        self.metricConversion = OTLPMetricConversion(options: metricOptions)
+    }
+
+    /// Decodes, converts and sends one request body of `signal`; `wireBytes` is its size on the wire.
+    func export(_ signal: Signal, _ body: [UInt8], encoding: OTLPBodyEncoding, wireBytes: Int) -> OTLPExportOutcome {
+        telemetry.receivedBytes.increment(by: wireBytes)
+        switch signal {
+        case .traces:
+            let request: ExportTraceRequest
+            switch decode(body, as: ExportTraceRequest.self, encoding: encoding) {
+            case .success(let decoded): request = decoded
+            case .failure(let problem): return malformed(problem.reason)
+            }
+            let converted = OTLPTraceConversion.spanBatch(from: request, dropInvalid: true)
+            return deliver(
+                .traces(converted.batch), rejected: converted.rejectedSpans, message: converted.message, of: "spans")
+        case .metrics:
+            let request: ExportMetricsRequest
+            switch decode(body, as: ExportMetricsRequest.self, encoding: encoding) {
+            case .success(let decoded): request = decoded
+            case .failure(let problem): return malformed(problem.reason)
+            }
+            let converted = metricConversion.metricBatch(from: request)
+            return deliver(
+                .metrics(converted.batch), rejected: converted.rejectedDataPoints, message: converted.message,
+                of: "data points")
+        case .logs:
+            let request: ExportLogsRequest
+            switch decode(body, as: ExportLogsRequest.self, encoding: encoding) {
+            case .success(let decoded): request = decoded
+            case .failure(let problem): return malformed(problem.reason)
+            }
+            return deliver(.logs(OTLPLogConversion.logBatch(from: request)), rejected: 0, message: nil, of: "records")
+        }
+    }
+
+    /// Counts a request refused before its body could be decoded (bad gzip, too large, unsupported type).
+    func refused(wireBytes: Int) {
+        telemetry.receivedBytes.increment(by: wireBytes)
+        telemetry.error(.receiving)
+    }
+
+    private func decode<Message: SwiftProtobuf.Message>(
+        _ body: [UInt8], as type: Message.Type, encoding: OTLPBodyEncoding
+    ) -> Result<Message, MalformedRequest> {
+        do throws(OTLPDecodingError) {
+            switch encoding {
+            case .protobuf: return .success(try OTLPJSON.decodeProtobuf(body, as: type))
+            case .json: return .success(try OTLPJSON.decode(body, as: type))
+            }
+        } catch {
+            return .failure(MalformedRequest(reason: "\(error) (a body of \(body.count) bytes)"))
+        }
+    }
+
+    struct MalformedRequest: Error {
+        let reason: String
+    }
+
+    private func malformed(_ reason: String) -> OTLPExportOutcome {
+        telemetry.error(.receiving)
+        return .malformed(reason)
+    }
+
+    private func deliver(_ batch: EventBatch, rejected: Int, message: String?, of items: String) -> OTLPExportOutcome {
+        let events = batch.eventCount
+        telemetry.receivedEvents.increment(by: events)
+        // With nothing rejected, a message is a warning, which OTLP also carries in `partial_success`.
+        let explanation = rejected > 0 ? message ?? "\(rejected) invalid \(items) were dropped" : message
+        if events == 0 {
+            // A request whose every item is invalid is bad data, not a partial success: the sender must not retry it.
+            if rejected > 0 { return malformed(explanation ?? "") }
+            return .accepted(rejected: 0, message: explanation)
+        }
+        guard output.trySend(batch) else {
+            telemetry.error(.sending)
+            return .throttled
+        }
+        if rejected > 0 { telemetry.discarded(rejected, reason: "invalid") }
+        return .accepted(rejected: rejected, message: explanation)
+    }
+}
+
+/// The Export*ServiceResponse messages: empty on full success, with `partial_success` when items were rejected.
+enum OTLPExportResponses {
+    static func traces(rejected: Int, message: String?) -> ExportTraceResponse {
+        var response = ExportTraceResponse()
+        if rejected > 0 || message != nil {
+            response.partialSuccess.rejectedSpans = Int64(rejected)
+            response.partialSuccess.errorMessage = message ?? ""
+        }
+        return response
+    }
+
+    static func metrics(rejected: Int, message: String?) -> ExportMetricsResponse {
+        var response = ExportMetricsResponse()
+        if rejected > 0 || message != nil {
+            response.partialSuccess.rejectedDataPoints = Int64(rejected)
+            response.partialSuccess.errorMessage = message ?? ""
+        }
+        return response
+    }
+
+    static func logs(rejected: Int, message: String?) -> ExportLogsResponse {
+        var response = ExportLogsResponse()
+        if rejected > 0 || message != nil {
+            response.partialSuccess.rejectedLogRecords = Int64(rejected)
+            response.partialSuccess.errorMessage = message ?? ""
+        }
+        return response
+    }
+
+    /// The response for `signal`, encoded as the request was.
+    static func encoded(
+        _ signal: Signal, rejected: Int, message: String?, as encoding: OTLPBodyEncoding
+    ) -> [UInt8] {
+        switch signal {
+        case .traces: encode(traces(rejected: rejected, message: message), as: encoding)
+        case .metrics: encode(metrics(rejected: rejected, message: message), as: encoding)
+        case .logs: encode(logs(rejected: rejected, message: message), as: encoding)
+        }
+    }
+
+    private static func encode<Message: SwiftProtobuf.Message>(
+        _ response: Message, as encoding: OTLPBodyEncoding
+    ) -> [UInt8] {
+        switch encoding {
+        case .json: return OTLPJSON.encode(response)
+        // Responses hold only integers and strings, which always serialize.
+        case .protobuf: return (try? response.serializedBytes()) ?? []
+        }
+    }
+}

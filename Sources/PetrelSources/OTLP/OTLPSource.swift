@@ -1,0 +1,113 @@
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import NIOCore
+import PetrelCore
+import Synchronization
+
+/// Receives OpenTelemetry traces, metrics and logs over OTLP/gRPC and OTLP/HTTP (protobuf or JSON, plain or gzip),
+/// and emits each Export request as one batch.
+///
+/// A request is acknowledged only once its batch is in every downstream queue. When a queue is full the sender is
+/// told to retry (gRPC RESOURCE_EXHAUSTED with `RetryInfo`, HTTP 429 with `Retry-After`) and keeps the data; bad data
+/// gets INVALID_ARGUMENT or 400, which senders do not retry; invalid spans and data points are dropped and reported
+/// in the response's partial-success field.
+public struct OTLPSource: Source {
+    public let config: OTLPSourceConfig
+
+    public init(config: OTLPSourceConfig) {
+        self.config = config
+    }
+
+    public static let definition = ComponentDefinition(type: "otlp", kind: .source) { reader, _ in
+        .source(OTLPSource(config: OTLPSourceConfig(from: reader)), emits: [.metrics, .logs, .traces])
+    }
+
+    public func run(_ context: SourceContext) async throws {
+        let receiver = OTLPReceiver(
+            output: context.output, telemetry: context.telemetry, metricOptions: config.metrics)
+        let listening = Atomic(0)
+        let servers = config.protocols.count
+        let listeningOn: @Sendable () -> Void = {
+            if listening.add(1, ordering: .relaxed).newValue == servers { context.markReady() }
+        }
+        // A server that fails (its port taken) throws out of the group, which cancels the other: it drains and ends.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            if config.serves(.grpc) {
+                group.addTask { try await runGRPC(receiver, context, onListening: listeningOn) }
+            }
+            if config.serves(.http) {
+                group.addTask { try await runHTTP(receiver, context, onListening: listeningOn) }
+            }
+            // next() rethrows the first failure at once, where waitForAll() would wait for the healthy server.
+            while try await group.next() != nil {}
+        }
+    }
+
+    private func runGRPC(
+        _ receiver: OTLPReceiver, _ context: SourceContext, onListening: @Sendable () -> Void
+    ) async throws {
+        let transportLimit = OTLPGRPCServices.transportLimit(for: config.maxMessageSize)
+        let transport = HTTP2ServerTransport.Posix(
+            address: try Self.grpcSocketAddress(config.grpcAddress), transportSecurity: .plaintext,
+            config: .defaults {
+                $0.rpc.maxRequestPayloadSize = transportLimit
+                $0.compression.enabledAlgorithms = .gzip
+            })
+        let server = GRPCServer(
+            transport: transport,
+            services: [
+                OTLPGRPCServices(
+                    receiver: receiver, maxMessageSize: config.maxMessageSize, retryAfter: config.retryAfter)
+            ])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.serve() }
+            let address: GRPCNIOTransportCore.SocketAddress?
+            do {
+                address = try await server.listeningAddress
+            } catch {
+                // Not listening means serve() failed; its error says why (the address is in use...).
+                try await group.waitForAll()
+                throw error
+            }
+            let port = address?.ipv4?.port ?? address?.ipv6?.port ?? config.grpcAddress.port
+            context.logger.info(
+                "listening for OTLP/gRPC",
+                metadata: ["address": "\(HostPort(host: config.grpcAddress.host, port: port))"])
+            onListening()
+            await context.shutdown.wait()
+            // Stops accepting streams and lets the RPCs in flight finish; serve() returns once they have.
+            server.beginGracefulShutdown()
+            try await group.waitForAll()
+        }
+    }
+
+    private func runHTTP(
+        _ receiver: OTLPReceiver, _ context: SourceContext, onListening: @Sendable () -> Void
+    ) async throws {
+        let handler = OTLPHTTPHandler(
+            receiver: receiver, maxMessageSize: config.maxMessageSize, retryAfter: config.retryAfter)
+        let server = OTLPHTTPServer(
+            host: config.httpAddress.host, port: config.httpAddress.port, maxBodySize: config.maxMessageSize,
+            tooLarge: { handler.tooLarge($0) }, handler: { handler.handle($0) })
+        let host = config.httpAddress.host
+        try await server.run(shutdown: context.shutdown) { port in
+            context.logger.info(
+                "listening for OTLP/HTTP", metadata: ["address": "\(HostPort(host: host, port: port))"])
+            onListening()
+        }
+    }
+
+    /// grpc-swift binds IP addresses only, so a host name is resolved first.
+    static func grpcSocketAddress(_ address: HostPort) throws -> GRPCNIOTransportCore.SocketAddress {
+        let resolved: NIOCore.SocketAddress
+        do {
+            resolved = try NIOCore.SocketAddress(ipAddress: address.host, port: address.port)
+        } catch {
+            resolved = try NIOCore.SocketAddress.makeAddressResolvingHost(address.host, port: address.port)
+        }
+        switch resolved {
+        case .v6: return .ipv6(host: resolved.ipAddress ?? address.host, port: address.port)
+        default: return .ipv4(host: resolved.ipAddress ?? address.host, port: address.port)
+        }
+    }
+}
