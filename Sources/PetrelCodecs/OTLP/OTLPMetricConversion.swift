@@ -258,7 +258,7 @@ public struct OTLPMetricConversion: Sendable {
         /// A point's labels: its attributes, the scope's labels, promoted resource attributes where no attribute
         /// has the name, then `job` and `instance`, then the metric name.
         private func pointLabels(_ attributes: [ProtoKeyValue], name: String) -> [String: String] {
-            var labels = Self.sanitized(attributes, skipping: [])
+            var labels = Self.sanitized(attributes)
             for (key, value) in scopeLabels { labels[key] = value }
             for (key, value) in resource.promoted where (labels[key] ?? "").isEmpty { labels[key] = value }
             if let job = resource.job { labels["job"] = job }
@@ -269,13 +269,13 @@ public struct OTLPMetricConversion: Sendable {
 
         /// Attributes as labels; attributes whose names collide after sanitising are joined with `;` in the order
         /// of their original keys, as the specification asks.
-        static func sanitized(_ attributes: [ProtoKeyValue], skipping skipped: Set<String>) -> [String: String] {
+        static func sanitized(_ attributes: [ProtoKeyValue]) -> [String: String] {
             var labels: [String: String] = [:]
             labels.reserveCapacity(attributes.count + 4)
             let ordered =
                 attributes.count > 1
                 ? attributes.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) } : attributes
-            for attribute in ordered where !skipped.contains(attribute.key) {
+            for attribute in ordered {
                 guard let name = PrometheusNaming.labelName(attribute.key) else { continue }
                 let value = PrometheusNaming.labelValue(OTLPValueConversion.anyValue(attribute.value))
                 if let existing = labels[name], !existing.isEmpty {
@@ -291,7 +291,7 @@ public struct OTLPMetricConversion: Sendable {
             guard latestTimestamp > 0, !resource.otherAttributes.isEmpty,
                 resource.job != nil || resource.instance != nil
             else { return }
-            var labels = Self.sanitized(resource.otherAttributes, skipping: [])
+            var labels = Self.sanitized(resource.otherAttributes)
             if let job = resource.job { labels["job"] = job }
             if let instance = resource.instance { labels["instance"] = instance }
             labels["__name__"] = "target_info"
@@ -329,7 +329,7 @@ public struct OTLPMetricConversion: Sendable {
             otherAttributes = attributes.filter { !identifying.contains($0.key) }
             if options.resourceAttributes == .promote {
                 let wanted = Set(options.promotedResourceAttributes)
-                promoted = State.sanitized(attributes.filter { wanted.contains($0.key) }, skipping: [])
+                promoted = State.sanitized(attributes.filter { wanted.contains($0.key) })
             }
         }
     }
