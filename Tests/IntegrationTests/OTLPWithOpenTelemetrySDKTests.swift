@@ -85,6 +85,52 @@ import Testing
         }
     }
 
+    /// SDK spans → span_metrics → remote-write → VictoriaMetrics: the RED counts match the spans sent.
+    @Test func spanMetricsFromSDKSpansLandInVictoriaMetrics() async throws {
+        let vm = VictoriaMetrics()
+        try await vm.start()
+        let grpcPort = freePort()
+        let httpPort = freePort()
+        let pipeline = try CapturePipeline(
+            """
+            api: { enabled: false }
+            sources:
+              otlp: { type: otlp, grpc_address: "127.0.0.1:\(grpcPort)", http_address: "127.0.0.1:\(httpPort)" }
+            transforms:
+              red: { type: span_metrics, inputs: [otlp] }
+            sinks:
+              vm: { type: prometheus_remote_write, inputs: [red], endpoints: ["\(vm.writeURL)"], batch: { max_age: 20ms } }
+            """)
+        try await pipeline.start()
+        let sent = try await OpenTelemetrySDK.exportSpans(
+            protocol: "grpc", endpoint: "127.0.0.1:\(grpcPort)", traces: 30)
+        try await pipeline.stop()
+
+        func latest(_ selector: String) async throws -> Double? {
+            for _ in 0..<50 {
+                if let value = try await vm.export(selector).first?.values.last { return value }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            return nil
+        }
+        let errors = sent.filter { $0.name == "POST /orders" && $0.status == "error" }.count
+        let servers = sent.filter { $0.name == "POST /orders" }.count
+        let clients = sent.filter { $0.name == "SELECT stock" }.count
+        #expect(errors == 10 && servers == 30 && clients == 30)
+        let serverErrors =
+            #"traces_spanmetrics_calls_total{service="checkout",span_name="POST /orders",span_kind="SPAN_KIND_SERVER",status_code="STATUS_CODE_ERROR"}"#
+        #expect(try await latest(serverErrors) == Double(errors))
+        let serverOK =
+            #"traces_spanmetrics_calls_total{service="checkout",span_name="POST /orders",status_code="STATUS_CODE_UNSET"}"#
+        #expect(try await latest(serverOK) == Double(servers - errors))
+        let client = #"traces_spanmetrics_calls_total{span_name="SELECT stock",span_kind="SPAN_KIND_CLIENT"}"#
+        #expect(try await latest(client) == Double(clients))
+        let count = #"traces_spanmetrics_latency_count{span_name="SELECT stock"}"#
+        #expect(try await latest(count) == Double(clients))
+        let infinity = #"traces_spanmetrics_latency_bucket{span_name="SELECT stock",le="+Inf"}"#
+        #expect(try await latest(infinity) == Double(clients))
+    }
+
     /// SDK metrics → Petrel's otlp source → remote-write → VictoriaMetrics, under Prometheus names.
     @Test func sdkMetricsLandInVictoriaMetricsUnderPrometheusNames() async throws {
         let vm = VictoriaMetrics()
