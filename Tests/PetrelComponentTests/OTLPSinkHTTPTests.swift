@@ -262,10 +262,7 @@ import Darwin
         response.partialSuccess.rejectedSpans = 2
         response.partialSuccess.errorMessage = "2 spans have an empty trace id"
         let body: [UInt8] = try response.serializedBytes()
-        // The scripted server answers with text; this message's bytes are all ASCII.
-        let answer = HTTPIngestResponse(
-            status: .ok, headers: ["Content-Type": "application/x-protobuf"],
-            body: String(decoding: body, as: UTF8.self))
+        let answer = HTTPIngestResponse(status: .ok, headers: ["Content-Type": "application/x-protobuf"], body: body)
         let receiver = try await ScriptedReceiver([answer])
         let telemetry = try await runOTLPSink(
             config(receiver), [.traces(OTLPSinkFixtures.spans(resources: 1, spansPerScope: 3))])

@@ -18,9 +18,10 @@ public struct HTTPIngestRequest: Sendable {
 public struct HTTPIngestResponse: Sendable {
     public var status: HTTPResponseStatus
     public var headers: HTTPHeaders
-    public var body: String
+    /// Bytes, not text: protobuf answers and `google.rpc.Status` bodies are not UTF-8.
+    public var body: [UInt8]
 
-    public init(status: HTTPResponseStatus, headers: HTTPHeaders = [:], body: String = "") {
+    public init(status: HTTPResponseStatus, headers: HTTPHeaders = [:], body: [UInt8] = []) {
         self.status = status
         self.headers = headers
         self.body = body
@@ -28,7 +29,8 @@ public struct HTTPIngestResponse: Sendable {
 
     /// A plain-text error answer with a one-line reason.
     public static func error(_ status: HTTPResponseStatus, _ reason: String) -> HTTPIngestResponse {
-        HTTPIngestResponse(status: status, headers: ["Content-Type": "text/plain; charset=utf-8"], body: reason + "\n")
+        HTTPIngestResponse(
+            status: status, headers: ["Content-Type": "text/plain; charset=utf-8"], body: Array((reason + "\n").utf8))
     }
 }
 
@@ -39,25 +41,34 @@ public struct HTTPIngestResponse: Sendable {
 /// lets requests in flight finish and closes idle keep-alive connections.
 public final class HTTPIngestServer: Sendable {
     public typealias Handler = @Sendable (HTTPIngestRequest) async -> HTTPIngestResponse
+    /// Answers a request whose body is over the limit, given its headers (OTLP wants a `Status` body there).
+    public typealias TooLarge = @Sendable (HTTPHeaders) -> HTTPIngestResponse
 
     public let host: String
     public let port: Int
     public let maxBodySize: Int
     private let handler: Handler
+    private let tooLarge: TooLarge
     private let logger: Logger
     private let connections = ConnectionTracker()
 
-    public init(host: String, port: Int, maxBodySize: Int, logger: Logger, handler: @escaping Handler) {
+    public init(
+        host: String, port: Int, maxBodySize: Int, logger: Logger, tooLarge: TooLarge? = nil,
+        handler: @escaping Handler
+    ) {
         self.host = host
         self.port = port
         self.maxBodySize = maxBodySize
         self.logger = logger
+        self.tooLarge =
+            tooLarge ?? { _ in .error(.payloadTooLarge, "request body exceeds the limit of \(maxBodySize) bytes") }
         self.handler = handler
     }
 
     /// Serves until `shutdown` fires, then drains; `onListening` gets the bound port.
     public func run(shutdown: ShutdownSignal, onListening: @Sendable (Int) -> Void) async throws {
         let handler = self.handler
+        let tooLarge = self.tooLarge
         let maxBodySize = self.maxBodySize
         let connections = self.connections
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -69,7 +80,8 @@ public final class HTTPIngestServer: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(
-                        IngestHandler(maxBodySize: maxBodySize, connections: connections, handler: handler))
+                        IngestHandler(
+                            maxBodySize: maxBodySize, connections: connections, tooLarge: tooLarge, handler: handler))
                 }
             }
             .bind(host: host, port: port)
@@ -155,10 +167,15 @@ final class IngestHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let maxBodySize: Int
     private let connections: ConnectionTracker
     private let handler: HTTPIngestServer.Handler
+    private let tooLarge: HTTPIngestServer.TooLarge
     private var state = State.idle
 
-    init(maxBodySize: Int, connections: ConnectionTracker, handler: @escaping HTTPIngestServer.Handler) {
+    init(
+        maxBodySize: Int, connections: ConnectionTracker, tooLarge: @escaping HTTPIngestServer.TooLarge,
+        handler: @escaping HTTPIngestServer.Handler
+    ) {
         self.maxBodySize = maxBodySize
+        self.tooLarge = tooLarge
         self.connections = connections
         self.handler = handler
     }
@@ -201,9 +218,7 @@ final class IngestHandler: ChannelInboundHandler, RemovableChannelHandler {
             handle(head: head, body: body, context: context)
         case (.end, .discarding(let head)):
             state = .handling
-            let response = HTTPIngestResponse.error(
-                .payloadTooLarge, "request body exceeds the limit of \(maxBodySize) bytes")
-            write(response, for: head, keepAlive: false, context: context)
+            write(tooLarge(head.headers), for: head, keepAlive: false, context: context)
         default:
             // The HTTP decoder guarantees head, body*, end; anything else is a broken connection.
             context.close(promise: nil)
@@ -229,13 +244,13 @@ final class IngestHandler: ChannelInboundHandler, RemovableChannelHandler {
         _ response: HTTPIngestResponse, for head: HTTPRequestHead, keepAlive: Bool, context: ChannelHandlerContext
     ) {
         var headers = response.headers
-        headers.replaceOrAdd(name: "Content-Length", value: String(response.body.utf8.count))
+        headers.replaceOrAdd(name: "Content-Length", value: String(response.body.count))
         if !keepAlive { headers.replaceOrAdd(name: "Connection", value: "close") }
         let responseHead = HTTPResponseHead(version: head.version, status: response.status, headers: headers)
         context.write(wrapOutboundOut(.head(responseHead)), promise: nil)
         if !response.body.isEmpty {
             context.write(
-                wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: response.body)))),
+                wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: response.body)))),
                 promise: nil)
         }
         let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))

@@ -15,7 +15,7 @@ struct OTLPHTTPHandler: Sendable {
 
     static let paths: [String: Signal] = ["/v1/traces": .traces, "/v1/metrics": .metrics, "/v1/logs": .logs]
 
-    func handle(_ request: HTTPIngestRequest) -> OTLPHTTPResponse {
+    func handle(_ request: HTTPIngestRequest) -> HTTPIngestResponse {
         let contentType = request.headers.first(name: "Content-Type")
         let encoding = contentType.flatMap(Self.encoding(contentType:))
         let answer = Answer(contentType: contentType, encoding: encoding)
@@ -31,7 +31,7 @@ struct OTLPHTTPHandler: Sendable {
         guard let encoding else {
             receiver.refused(wireBytes: request.body.readableBytes)
             let found = contentType.map { "\"\($0)\"" } ?? "none"
-            return .text(
+            return .error(
                 .unsupportedMediaType,
                 "unsupported Content-Type \(found); OTLP/HTTP takes application/x-protobuf or application/json")
         }
@@ -62,7 +62,7 @@ struct OTLPHTTPHandler: Sendable {
 
         switch receiver.export(signal, body, encoding: encoding, wireBytes: wireBytes) {
         case .accepted(let rejected, let message):
-            return OTLPHTTPResponse(
+            return HTTPIngestResponse(
                 status: .ok, headers: answer.headers,
                 body: OTLPExportResponses.encoded(signal, rejected: rejected, message: message, as: encoding))
         case .malformed(let reason):
@@ -80,7 +80,7 @@ struct OTLPHTTPHandler: Sendable {
     }
 
     /// 413 for a body over the limit, which the server does not read.
-    func tooLarge(_ headers: HTTPHeaders) -> OTLPHTTPResponse {
+    func tooLarge(_ headers: HTTPHeaders) -> HTTPIngestResponse {
         // The body is discarded unread; what the sender declared is what crossed the wire.
         receiver.refused(wireBytes: headers.first(name: "Content-Length").flatMap(Int.init) ?? 0)
         let contentType = headers.first(name: "Content-Type")
@@ -147,15 +147,16 @@ struct OTLPHTTPHandler: Sendable {
             return ["Content-Type": contentType]
         }
 
-        func status(_ status: HTTPResponseStatus, _ code: GoogleRPCStatus.Code, _ message: String) -> OTLPHTTPResponse {
+        func status(_ status: HTTPResponseStatus, _ code: GoogleRPCStatus.Code, _ message: String) -> HTTPIngestResponse
+        {
             self.status(status, GoogleRPCStatus(code, message))
         }
 
-        func status(_ status: HTTPResponseStatus, _ rpcStatus: GoogleRPCStatus) -> OTLPHTTPResponse {
+        func status(_ status: HTTPResponseStatus, _ rpcStatus: GoogleRPCStatus) -> HTTPIngestResponse {
             switch encoding {
-            case .protobuf?: OTLPHTTPResponse(status: status, headers: headers, body: rpcStatus.protobuf())
-            case .json?: OTLPHTTPResponse(status: status, headers: headers, body: rpcStatus.json())
-            case nil: .text(status, rpcStatus.message)
+            case .protobuf?: HTTPIngestResponse(status: status, headers: headers, body: rpcStatus.protobuf())
+            case .json?: HTTPIngestResponse(status: status, headers: headers, body: rpcStatus.json())
+            case nil: .error(status, rpcStatus.message)
             }
         }
     }

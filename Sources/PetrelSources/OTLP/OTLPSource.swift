@@ -86,9 +86,9 @@ public struct OTLPSource: Source {
     ) async throws {
         let handler = OTLPHTTPHandler(
             receiver: receiver, maxMessageSize: config.maxMessageSize, retryAfter: config.retryAfter)
-        let server = OTLPHTTPServer(
+        let server = HTTPIngestServer(
             host: config.httpAddress.host, port: config.httpAddress.port, maxBodySize: config.maxMessageSize,
-            tooLarge: { handler.tooLarge($0) }, handler: { handler.handle($0) })
+            logger: context.logger, tooLarge: { handler.tooLarge($0) }, handler: { handler.handle($0) })
         let host = config.httpAddress.host
         try await server.run(shutdown: context.shutdown) { port in
             context.logger.info(
