@@ -80,9 +80,8 @@ struct RequestBatcher {
         var part = batch
         if range.count != batch.series.count { part.series = Array(batch.series[range]) }
         if config.protocolVersion == .v1 {
-            encoded.append(
-                contentsOf: encoder.encodeV1(
-                    part, series: part.series.indices, includeMetadata: parts.isEmpty))
+            // Written straight onto the request: no intermediate array per part.
+            encoder.appendV1(part, series: part.series.indices, includeMetadata: parts.isEmpty, to: &encoded)
         }
         parts.append(part)
         self.samples += samples
