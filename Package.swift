@@ -9,7 +9,7 @@ let package = Package(
         // For the benchmark package in Benchmarks/, which measures the codecs and transforms directly.
         .library(
             name: "PetrelKit",
-            targets: ["PetrelCore", "PetrelCodecs", "PetrelTransforms"]),
+            targets: ["PetrelCore", "PetrelCodecs", "OTLPProtos", "PetrelTransforms"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),

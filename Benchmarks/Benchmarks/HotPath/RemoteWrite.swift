@@ -3,25 +3,8 @@ import PetrelCodecs
 import PetrelCore
 import PetrelTransforms
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
-// Each iteration handles one request of `RemoteWriteFixture.seriesPerRequest` series and the scaling factor says so:
-// by default the tool prints time and mallocs per series; with `--scale`, per request.
-let benchmarks: @Sendable () -> Void = {
-    // Neither `.cpuTotal` (10 ms ticks) nor `.instructions` (perf events, often unavailable in containers): sampling
-    // the OS for them costs 16 mallocs an iteration, which the malloc count would include. `--metric instructions`
-    // adds it back for a run where perf events are allowed.
-    Benchmark.defaultConfiguration = .init(
-        metrics: [.wallClock, .mallocCountTotal, .throughput, threadCPU],
-        warmupIterations: 20,
-        scalingFactor: .kilo,
-        maxDuration: .seconds(5),
-        maxIterations: 50_000
-    )
+/// Remote-write requests of `RemoteWriteFixture.seriesPerRequest` series: decode, compress, relabel, tag, encode.
+func remoteWriteBenchmarks() {
     let fixture = RemoteWriteFixture.shared
     precondition(Benchmark.defaultConfiguration.scalingFactor.rawValue == RemoteWriteFixture.seriesPerRequest)
     let decoder = RemoteWriteDecoder()
@@ -94,29 +77,6 @@ let benchmarks: @Sendable () -> Void = {
             Snappy.compress(pipelineEncoder.encodeV1(tagged), into: &pipelineCompressed)
         }
         blackHole(pipelineCompressed)
-    }
-}
-
-/// CPU time of the benchmark's thread: on a shared machine wall-clock time also counts the time other processes
-/// hold the core, and `.cpuTotal` is sampled in 10 ms ticks, too coarse for one request.
-let threadCPU = BenchmarkMetric.custom("Thread CPU time (ns)", polarity: .prefersSmaller, useScalingFactor: true)
-
-extension Benchmark {
-    /// Runs `body`, ends the measurement, and records the thread CPU time `body` took as `threadCPU`.
-    ///
-    /// Recording a custom metric allocates (16 mallocs here), so it comes after the measurement ends.
-    func measuringThreadCPU(_ body: () -> Void) {
-        let start = Self.threadCPUNanoseconds()
-        body()
-        let end = Self.threadCPUNanoseconds()
-        stopMeasurement()
-        measurement(threadCPU, end - start)
-    }
-
-    private static func threadCPUNanoseconds() -> Int {
-        var now = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
-        return now.tv_sec * 1_000_000_000 + now.tv_nsec
     }
 }
 
