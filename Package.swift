@@ -42,6 +42,8 @@ let package = Package(
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
             ]
         ),
+        // The disk buffer's storage: segment files, ledger, CRC32C. No dependencies.
+        .target(name: "PetrelBuffers"),
         .target(
             name: "PetrelCodecs",
             dependencies: [
@@ -91,7 +93,7 @@ let package = Package(
         .target(
             name: "PetrelTopology",
             dependencies: [
-                "PetrelCore", "PetrelConfig",
+                "PetrelCore", "PetrelConfig", "PetrelCodecs", "PetrelBuffers",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -123,6 +125,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "PetrelConfigTests", dependencies: ["PetrelConfig"]),
+        .testTarget(name: "PetrelBuffersTests", dependencies: ["PetrelBuffers"]),
         .target(name: "PetrelTestSupport", path: "Tests/PetrelTestSupport"),
         .testTarget(
             name: "PetrelTopologyTests",

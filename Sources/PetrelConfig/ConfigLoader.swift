@@ -50,6 +50,9 @@ public struct ConfigLoader: Sendable {
         let top = ConfigReader(node: root, path: "", diagnostics: diagnostics)
         let dataDirectory = readDataDirectory(top)
         let apiAddress = readAPI(top)
+        let memoryLimit = readMemoryLimit(top)
+        let shutdownTimeout = top.duration("shutdown_timeout", default: PipelineConfig.defaultShutdownTimeout)
+        if shutdownTimeout < .zero { top.error("shutdown_timeout", "must not be negative") }
         var entries: [ComponentEntry] = []
         for kind in ComponentKind.allCases {
             entries += readSection(kind, top, dataDirectory: dataDirectory)
@@ -60,7 +63,9 @@ public struct ConfigLoader: Sendable {
         var graph = PipelineGraph(entries: unique)
         let components = graph.check(diagnostics, complete: unique.count == entries.count)
         guard diagnostics.errors.isEmpty else { throw ConfigLoadError(errors: diagnostics.errors) }
-        return PipelineConfig(dataDirectory: dataDirectory, apiAddress: apiAddress, components: components)
+        return PipelineConfig(
+            dataDirectory: dataDirectory, apiAddress: apiAddress, components: components, memoryLimit: memoryLimit,
+            shutdownTimeout: shutdownTimeout)
     }
 
     // MARK: Top level
@@ -70,6 +75,18 @@ public struct ConfigLoader: Sendable {
         if directory.isEmpty { top.error("data_dir", "must not be empty") }
         return directory
     }
+
+    private func readMemoryLimit(_ top: ConfigReader) -> Int? {
+        guard top.contains("memory_limit") else { return nil }
+        let limit = top.byteSize("memory_limit", default: 0)
+        if limit < Self.minimumMemoryLimit {
+            top.error("memory_limit", "must be at least 16MiB, found \(limit) bytes")
+        }
+        return limit
+    }
+
+    /// Below this a pipeline cannot hold one large request; a smaller limit is a typo.
+    static let minimumMemoryLimit = 16 << 20
 
     private func readAPI(_ top: ConfigReader) -> (host: String, port: Int)? {
         var enabled = true
@@ -134,6 +151,7 @@ public struct ConfigLoader: Sendable {
             reader.error("type", unknownTypeMessage(type, kind: kind))
             return entry
         }
+        if kind == .sink { entry.buffer = BufferConfig.read(reader) }
         let errorCount = diagnostics.errors.count
         let built = definition.build(reader, ComponentBuildContext(id: id, dataDirectory: dataDirectory))
         reader.finish()

@@ -10,11 +10,23 @@ public struct PipelineConfig: Sendable {
     public var apiAddress: (host: String, port: Int)?
     /// In topological order: sources first, and every component after all of its inputs.
     public var components: [ComponentConfig]
+    /// The top-level `memory_limit`: the most bytes of batches the pipeline's queues hold before its sources refuse
+    /// more; `nil` for no limit but the queues' own.
+    public var memoryLimit: Int?
+    /// The top-level `shutdown_timeout`: how long sinks may take to deliver what they hold once the sources stopped.
+    public var shutdownTimeout: Duration
 
-    public init(dataDirectory: String, apiAddress: (host: String, port: Int)?, components: [ComponentConfig]) {
+    public static let defaultShutdownTimeout = Duration.seconds(30)
+
+    public init(
+        dataDirectory: String, apiAddress: (host: String, port: Int)?, components: [ComponentConfig],
+        memoryLimit: Int? = nil, shutdownTimeout: Duration = PipelineConfig.defaultShutdownTimeout
+    ) {
         self.dataDirectory = dataDirectory
         self.apiAddress = apiAddress
         self.components = components
+        self.memoryLimit = memoryLimit
+        self.shutdownTimeout = shutdownTimeout
     }
 
     /// The component with `id`.
@@ -41,11 +53,14 @@ public struct ComponentConfig: Sendable {
     public var accepts: SignalSet
     /// The signals it sends on: a source's own, a transform's inputs' that it takes; empty for a sink.
     public var emits: SignalSet
+    /// Where a sink's batches wait for it (`buffer:`); a memory buffer for anything else.
+    public var buffer: BufferConfig
 
     public init(
         id: String, type: String, kind: ComponentKind, inputs: [String], component: BuiltComponent,
-        accepts: SignalSet, emits: SignalSet
+        accepts: SignalSet, emits: SignalSet, buffer: BufferConfig = .default
     ) {
+        self.buffer = buffer
         self.id = id
         self.type = type
         self.kind = kind

@@ -21,6 +21,8 @@ struct ComponentEntry {
     var inputsComplete = true
     /// `nil` when the component could not be built (its errors are recorded).
     var built: BuiltComponent?
+    /// A sink's `buffer`.
+    var buffer = BufferConfig.default
 }
 
 /// The checks that need the whole graph: inputs that exist and have output, cycles, components whose
@@ -67,7 +69,7 @@ struct PipelineGraph {
             guard let built = entry.built, let type = entry.type, let emitted = emits[index] else { return nil }
             return ComponentConfig(
                 id: entry.id, type: type, kind: entry.kind, inputs: entry.inputs.map(\.id), component: built,
-                accepts: Self.accepts(built), emits: emitted)
+                accepts: Self.accepts(built), emits: emitted, buffer: entry.buffer)
         }
     }
 

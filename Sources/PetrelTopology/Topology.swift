@@ -3,11 +3,12 @@ import PetrelConfig
 import PetrelCore
 import ServiceLifecycle
 
-/// Runs the graph of a pipeline: one task per component, joined by bounded queues.
+/// Runs the graph of a pipeline: one task per component, joined by bounded queues, each sink behind its buffer.
 ///
 /// Shutdown follows the data: on graceful shutdown the sources stop accepting and return; a
 /// queue ends once all of its producers have finished and it is drained, so each transform
-/// finishes after its inputs and each sink flushes last. Nothing queued is dropped.
+/// finishes after its inputs and each sink flushes last. Sinks still busy after `shutdown_timeout`
+/// are cancelled: what their memory buffers held is counted as dropped, disk buffers keep theirs.
 public final class Topology: Service {
     /// Batches each edge queue holds before it pushes back on its producers.
     public static let defaultQueueCapacity = 64
@@ -17,7 +18,7 @@ public final class Topology: Service {
     public let readiness: Readiness
     private let logger: Logger
     private let queueCapacity: Int
-    private let shutdown = ShutdownSignal()
+    let shutdown = ShutdownSignal()
 
     public init(
         config: PipelineConfig, telemetry: TelemetryRegistry, logger: Logger,
@@ -37,82 +38,96 @@ public final class Topology: Service {
 
     public func run() async throws {
         let components = config.components
+        let memory = config.memoryLimit.map(MemoryLimit.init(limit:))
         var telemetries: [String: ComponentTelemetry] = [:]
         var queues: [String: BatchQueue] = [:]
+        var diskBuffers: [String: DiskBufferStage] = [:]
         for component in components {
             let componentTelemetry = ComponentTelemetry(
                 id: component.id, type: component.type, kind: component.kind, registry: telemetry)
             telemetries[component.id] = componentTelemetry
-            if component.kind != .source {
+            switch (component.kind, component.buffer) {
+            case (.source, _):
+                break
+            case (.sink, .memory(let maxEvents)):
                 queues[component.id] = BatchQueue(
-                    capacity: queueCapacity, producers: component.inputs.count, telemetry: componentTelemetry)
+                    capacity: Int.max, maxEvents: maxEvents, producers: component.inputs.count,
+                    telemetry: componentTelemetry, memory: memory)
+            case (.sink, .disk(let settings)):
+                let stage = try await DiskBufferStage(
+                    sinkID: component.id, settings: settings, dataDirectory: config.dataDirectory,
+                    producers: component.inputs.count, queueCapacity: queueCapacity, telemetry: componentTelemetry,
+                    memory: memory, shutdown: shutdown, logger: logger(for: component))
+                diskBuffers[component.id] = stage
+                queues[component.id] = stage.input
+            case (.transform, _):
+                queues[component.id] = BatchQueue(
+                    capacity: queueCapacity, producers: component.inputs.count, telemetry: componentTelemetry,
+                    memory: memory)
             }
         }
-        func output(of id: String) -> Output {
-            let edges = config.readers(of: id).map { reader in
-                Output.Edge(queue: queues[reader.id]!, accepts: reader.accepts)
+        var outputs: [String: Output] = [:]
+        for component in components where component.kind != .sink {
+            let edges = config.readers(of: component.id).map { reader in
+                Output.Edge(
+                    queue: queues[reader.id]!, accepts: reader.accepts,
+                    buffers: reader.kind == .sink && diskBuffers[reader.id] == nil)
             }
-            return Output(edges: edges, telemetry: telemetries[id]!)
+            outputs[component.id] = Output(edges: edges, telemetry: telemetries[component.id]!, memory: memory)
         }
 
-        try await withGracefulShutdownHandler {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for component in components {
-                    let componentTelemetry = telemetries[component.id]!
-                    let logger = self.logger(for: component)
-                    switch component.component {
-                    case .source(let source, _):
-                        let output = output(of: component.id)
-                        let context = SourceContext(
-                            id: component.id, output: output, telemetry: componentTelemetry, logger: logger,
-                            shutdown: shutdown, onReady: { [readiness] in readiness.markReady(component.id) })
-                        group.addTask {
-                            defer { Self.finish(output) }
-                            try await Self.run(component) { try await source.run(context) }
-                        }
-                    case .transform(let transform, _):
-                        let output = output(of: component.id)
-                        let input = queues[component.id]!
-                        let context = TransformContext(id: component.id, telemetry: componentTelemetry, logger: logger)
-                        readiness.markReady(component.id)
-                        group.addTask {
-                            defer { Self.finish(output) }
-                            try await Self.run(component) {
-                                try await Self.runTransform(transform, input: input, output: output, context: context)
-                            }
-                        }
-                    case .sink(let sink, _):
-                        let input = SinkInput(queue: queues[component.id]!, telemetry: componentTelemetry)
-                        let context = SinkContext(id: component.id, telemetry: componentTelemetry, logger: logger)
-                        readiness.markReady(component.id)
-                        group.addTask {
-                            try await Self.run(component) { try await sink.run(input, context) }
-                        }
+        let tasks = ComponentTasks(topology: self, telemetries: telemetries, diskBuffers: diskBuffers)
+        do {
+            try await withGracefulShutdownHandler {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { [outputs, queues] in try await tasks.run(outputs: outputs, queues: queues) }
+                    group.addTask { [shutdown, timeout = config.shutdownTimeout] in
+                        await shutdown.wait()
+                        try await Task.sleep(for: timeout)
+                        throw ShutdownDeadlineExceeded()
                     }
+                    // Whichever ends first ends the other: the graph drained, or the deadline passed.
+                    try await group.next()
+                    group.cancelAll()
                 }
-                try await group.waitForAll()
+            } onGracefulShutdown: { [shutdown] in
+                shutdown.trigger()
             }
-        } onGracefulShutdown: { [shutdown] in
-            shutdown.trigger()
+        } catch is ShutdownDeadlineExceeded {
+            reportUndelivered(telemetries: telemetries, queues: queues, diskBuffers: diskBuffers)
         }
+        for stage in diskBuffers.values { await stage.close() }
         logger.info("pipeline stopped")
     }
 
-    private static func runTransform(
-        _ transform: any Transform, input: BatchQueue, output: Output, context: TransformContext
-    ) async throws {
-        var transform = transform
-        while let batch = await input.next() {
-            context.telemetry.receivedEvents.increment(by: batch.eventCount)
-            context.telemetry.receivedBytes.increment(by: batch.estimatedBytes)
-            if let result = transform.process(batch, context) {
-                try await output.send(result)
+    /// Names what the sinks still held when the shutdown deadline cut them off.
+    private func reportUndelivered(
+        telemetries: [String: ComponentTelemetry], queues: [String: BatchQueue],
+        diskBuffers: [String: DiskBufferStage]
+    ) {
+        for component in config.components where component.kind == .sink {
+            let sinkTelemetry = telemetries[component.id]!
+            var metadata: Logger.Metadata = ["component_id": "\(component.id)"]
+            if diskBuffers[component.id] != nil {
+                logger.warning(
+                    "shutdown_timeout passed; what the sink had not delivered stays in its disk buffer for the next run",
+                    metadata: metadata)
+                continue
             }
+            let undelivered =
+                Int(sinkTelemetry.queueEvents.value) + Int(sinkTelemetry.receivedEvents.value)
+                - Int(sinkTelemetry.sentEvents.value) - sinkTelemetry.discardedEvents
+            guard undelivered > 0 else { continue }
+            sinkTelemetry.discarded(undelivered, reason: "shutdown_timeout")
+            metadata["events"] = "\(undelivered)"
+            logger.error(
+                "shutdown_timeout passed before the sink delivered everything; its memory buffer is dropped",
+                metadata: metadata)
         }
     }
 
     /// Runs one component, naming it in the error that stops the pipeline.
-    private static func run(_ component: ComponentConfig, _ body: () async throws -> Void) async throws {
+    static func run(_ component: ComponentConfig, _ body: () async throws -> Void) async throws {
         do {
             try await body()
         } catch is CancellationError {
@@ -123,11 +138,11 @@ public final class Topology: Service {
     }
 
     /// Tells every reader of a finished component that one of its producers is done.
-    private static func finish(_ output: Output) {
+    static func finish(_ output: Output) {
         for edge in output.edges { edge.queue.producerFinished() }
     }
 
-    private func logger(for component: ComponentConfig) -> Logger {
+    func logger(for component: ComponentConfig) -> Logger {
         var logger = self.logger
         logger[metadataKey: "component_id"] = "\(component.id)"
         logger[metadataKey: "component_kind"] = "\(component.kind.rawValue)"
@@ -143,4 +158,78 @@ public struct ComponentFailure: Error, CustomStringConvertible {
     public let underlying: any Error
 
     public var description: String { "\(kind.rawValue) \"\(id)\" failed: \(underlying)" }
+}
+
+/// The shutdown deadline (`shutdown_timeout`) passed before the graph drained.
+struct ShutdownDeadlineExceeded: Error {}
+
+/// One task per component of the graph, plus each disk buffer's writer and reader.
+private struct ComponentTasks: Sendable {
+    let topology: Topology
+    let telemetries: [String: ComponentTelemetry]
+    let diskBuffers: [String: DiskBufferStage]
+
+    func run(outputs: [String: Output], queues: [String: BatchQueue]) async throws {
+        let readiness = topology.readiness
+        let shutdown = topology.shutdown
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for component in topology.config.components {
+                let componentTelemetry = telemetries[component.id]!
+                let logger = topology.logger(for: component)
+                switch component.component {
+                case .source(let source, _):
+                    let output = outputs[component.id]!
+                    let context = SourceContext(
+                        id: component.id, output: output, telemetry: componentTelemetry, logger: logger,
+                        shutdown: shutdown, onReady: { readiness.markReady(component.id) })
+                    group.addTask {
+                        defer { Topology.finish(output) }
+                        try await Topology.run(component) { try await source.run(context) }
+                    }
+                case .transform(let transform, _):
+                    let output = outputs[component.id]!
+                    let input = queues[component.id]!
+                    let context = TransformContext(id: component.id, telemetry: componentTelemetry, logger: logger)
+                    readiness.markReady(component.id)
+                    group.addTask {
+                        defer { Topology.finish(output) }
+                        try await Topology.run(component) {
+                            try await Self.runTransform(transform, input: input, output: output, context: context)
+                        }
+                    }
+                case .sink(let sink, _):
+                    var sinkQueue = queues[component.id]!
+                    if let stage = diskBuffers[component.id] {
+                        sinkQueue = stage.output
+                        group.addTask { try await Topology.run(component) { try await stage.runWriter() } }
+                        group.addTask { try await Topology.run(component) { try await stage.runReader() } }
+                    }
+                    let input = SinkInput(queue: sinkQueue, telemetry: componentTelemetry)
+                    let context = SinkContext(id: component.id, telemetry: componentTelemetry, logger: logger)
+                    readiness.markReady(component.id)
+                    group.addTask {
+                        try await Topology.run(component) { try await sink.run(input, context) }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    /// Runs a transform over its queue; its output goes on with the acknowledgement its input came with, and an input
+    /// it drops whole is acknowledged (a filtered batch is done with).
+    private static func runTransform(
+        _ transform: any Transform, input: BatchQueue, output: Output, context: TransformContext
+    ) async throws {
+        var transform = transform
+        while let envelope = await input.next() {
+            context.telemetry.receivedEvents.increment(by: envelope.batch.eventCount)
+            context.telemetry.receivedBytes.increment(by: envelope.bytes)
+            if let result = transform.process(envelope.batch, context) {
+                try await output.send(Envelope(result, acknowledgement: envelope.acknowledgement))
+            } else {
+                envelope.acknowledgement.acknowledge()
+            }
+        }
+    }
 }

@@ -104,9 +104,10 @@ final class CapturingSink: Sink {
     }
 
     func run(_ input: SinkInput, _ context: SinkContext) async throws {
-        for await batch in input {
-            batches.withLock { $0.append(batch) }
-            context.telemetry.sentEvents.increment(by: batch.eventCount)
+        for await envelope in input {
+            batches.withLock { $0.append(envelope.batch) }
+            context.telemetry.sentEvents.increment(by: envelope.batch.eventCount)
+            envelope.acknowledgement.acknowledge()
         }
     }
 }

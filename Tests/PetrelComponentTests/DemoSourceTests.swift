@@ -189,7 +189,7 @@ import Testing
         /// Everything the source sent, once it finished.
         func drain() async -> [EventBatch] {
             var batches: [EventBatch] = []
-            while let batch = await queue.next() { batches.append(batch) }
+            while let batch = await queue.nextBatch() { batches.append(batch) }
             return batches
         }
     }

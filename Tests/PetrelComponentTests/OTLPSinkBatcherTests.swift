@@ -1,13 +1,14 @@
 import PetrelCore
+import Synchronization
 import Testing
 
 @testable import PetrelSinks
 
 /// How the OTLP sink groups batches into requests, without any network.
 @Suite struct OTLPSinkBatcherTests {
-    private func spans(of requests: [OTLPBatch]) -> [SpanBatch] {
+    private func spans(of requests: [PendingExport]) -> [SpanBatch] {
         requests.compactMap {
-            guard case .traces(let batch) = $0 else { return nil }
+            guard case .traces(let batch) = $0.batch else { return nil }
             return batch
         }
     }
@@ -72,10 +73,24 @@ import Testing
         #expect(batcher.add(.logs(LogBatch())).isEmpty && batcher.deadline == nil)
         let requests = batcher.add(.logs(OTLPSinkFixtures.logs(count: 10))) + batcher.flush()
         let messages = requests.map { request -> [String] in
-            guard case .logs(let batch) = request else { return [] }
+            guard case .logs(let batch) = request.batch else { return [] }
             return batch.records.map(\.message)
         }
         #expect(messages.map(\.count) == [4, 4, 2])
         #expect(messages.flatMap { $0 } == (0..<10).map { "line \($0)" })
+    }
+
+    @Test func aBatchSplitAcrossRequestsIsAcknowledgedOnceEveryRequestIs() throws {
+        let acknowledged = Mutex(0)
+        let acknowledgement = Acknowledgement { acknowledged.withLock { $0 += 1 } }
+        var batcher = OTLPBatcher(maxEvents: 3, maxBytes: 1 << 30, maxAge: .seconds(1))
+        let sent = OTLPSinkFixtures.spans(resources: 2, scopes: 1, spansPerScope: 4)
+        let requests = batcher.add(.traces(sent), acknowledgement: acknowledgement) + batcher.flush()
+        #expect(requests.count == 3)
+        #expect(requests.allSatisfy { $0.acknowledgements.count == 1 })
+        for request in requests.dropLast() { request.acknowledge() }
+        #expect(acknowledged.withLock { $0 } == 0, "one request is still out")
+        requests.last!.acknowledge()
+        #expect(acknowledged.withLock { $0 } == 1)
     }
 }

@@ -200,7 +200,7 @@ import Testing
             #expect(status?.retryInfo == true)
         }
         #expect(source.telemetry.errorCount(.sending) == 2)
-        _ = await source.queue.next()
+        _ = await source.queue.nextBatch()
         #expect(await source.post(body)?.status == 200, "accepted again once there is room")
         #expect(source.queue.count == 1, "the refused requests were not queued")
         try await source.stop()
@@ -220,7 +220,7 @@ import Testing
             let type = round.isMultiple(of: 2) ? Self.protobuf : Self.json
             let response = try #require(await source.post(body, contentType: type))
             #expect([200, 400].contains(response.status), "round \(round): \(response.status) \(response.text)")
-            while source.queue.count > 0 { _ = await source.queue.next() }
+            while source.queue.count > 0 { _ = await source.queue.nextBatch() }
         }
         #expect(await source.post(valid)?.status == 200)
         try await source.stop()

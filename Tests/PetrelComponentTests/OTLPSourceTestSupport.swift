@@ -75,7 +75,7 @@ final class RunningOTLPSource: Sendable {
     /// The next batch, or nil when none comes within a second.
     func nextBatch() async -> EventBatch? {
         guard await componentEventually(timeout: .seconds(1), { queue.count > 0 }) else { return nil }
-        return await queue.next()
+        return await queue.nextBatch()
     }
 
     func stop() async throws {

@@ -62,7 +62,7 @@ import Testing
         let source = try await Running()
         let response = try #require(await source.post(Snappy.compress(Self.request(3))))
         #expect(response.status == 204)
-        guard case .metrics(let batch)? = await source.queue.next() else {
+        guard case .metrics(let batch)? = await source.queue.nextBatch() else {
             Issue.record("no metric batch was queued")
             return
         }
@@ -85,7 +85,7 @@ import Testing
                 ]))
         #expect(response.status == 204)
         #expect(response.headers["x-prometheus-remote-write-samples-written"] == "2")
-        guard case .metrics(let batch)? = await source.queue.next() else {
+        guard case .metrics(let batch)? = await source.queue.nextBatch() else {
             Issue.record("no metric batch was queued")
             return
         }
@@ -159,7 +159,7 @@ import Testing
             if round % 3 == 0 { body = Array(body.prefix(Int(random.next() % UInt64(body.count)))) }
             let response = try #require(await source.post(Snappy.compress(body)))
             #expect([204, 400].contains(response.status), "round \(round): \(response.status) \(response.text)")
-            while source.queue.count > 0 { _ = await source.queue.next() }
+            while source.queue.count > 0 { _ = await source.queue.nextBatch() }
         }
         #expect(await source.post(Snappy.compress(valid))?.status == 204)
         try await source.stop()
@@ -173,7 +173,7 @@ import Testing
         let busy = try #require(await source.post(body))
         #expect(busy.status == 429)
         #expect(busy.headers["retry-after"] == "1")
-        _ = await source.queue.next()
+        _ = await source.queue.nextBatch()
         #expect(await source.post(body)?.status == 204, "accepted again once there is room")
         #expect(source.queue.count == 2, "the refused request was not queued")
         try await source.stop()

@@ -54,17 +54,20 @@ final class RecordingSink: Sink {
     var numbers: [Int] { received.withLock { $0 } }
 
     func run(_ input: SinkInput, _ context: SinkContext) async throws {
-        for await batch in input {
+        for await envelope in input {
+            let batch = envelope.batch
             guard case .metrics(let metrics) = batch else { continue }
             if let progress {
                 let inFlight = progress.sent.load(ordering: .relaxed) - progress.consumed.load(ordering: .relaxed)
                 progress.maxInFlight.max(inFlight, ordering: .relaxed)
             }
-            if let delay { try? await Task.sleep(for: delay) }
+            // Cancellation (the shutdown deadline) ends the sink mid-batch, as a real sink's request would.
+            if let delay { try await Task.sleep(for: delay) }
             let numbers = metrics.series.indices.flatMap { metrics.samples(of: $0).map { Int($0.value) } }
             received.withLock { $0.append(contentsOf: numbers) }
             progress?.consumed.add(1, ordering: .relaxed)
             context.telemetry.sentEvents.increment(by: batch.eventCount)
+            envelope.acknowledgement.acknowledge()
         }
     }
 }

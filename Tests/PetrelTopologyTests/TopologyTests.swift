@@ -73,14 +73,14 @@ import Testing
             sources:
               fast: { type: numbered }
             sinks:
-              slow: { type: recording, inputs: [fast] }
+              slow: { type: recording, inputs: [fast], buffer: { type: memory, max_events: 4 } }
             """)
         let capacity = 4
         let registry = TelemetryRegistry()
         try await Topology(config: config, telemetry: registry, logger: logger, queueCapacity: capacity).run()
         #expect(slow.numbers == Array(0..<60))
-        // Sent-but-unconsumed batches are bounded by the queue plus the one the sink holds, however
-        // much faster the source is: the source waited instead of letting memory grow.
+        // Sent-but-unconsumed batches (of one event each) are bounded by the sink's buffer plus the one the sink holds,
+        // however much faster the source is: the source waited instead of letting memory grow.
         #expect(progress.maxInFlight.load(ordering: .relaxed) <= capacity + 1)
         #expect(progress.maxInFlight.load(ordering: .relaxed) >= capacity - 1, "the queue did fill up")
     }

@@ -260,13 +260,20 @@ public struct RemoteWriteEncoder: Sendable {
     public mutating func encodeV2(_ batch: MetricBatch, series: some Collection<Int>, into output: inout [UInt8]) {
         output.removeAll(keepingCapacity: true)
         if let range = series as? Range<Int> {
-            return appendV2(batch, series: range, to: &output)
+            return appendRequestV2(batch, series: range, to: &output)
         }
         let indices = copyIndices(series)
-        appendV2(batch, series: indices, to: &output)
+        appendRequestV2(batch, series: indices, to: &output)
     }
 
-    private mutating func appendV2(_ batch: MetricBatch, series: some Collection<Int>, to output: inout [UInt8]) {
+    /// Appends the 2.0 encoding of `series` of `batch` to `output`, after what it holds.
+    public mutating func appendV2(_ batch: MetricBatch, series: Range<Int>, to output: inout [UInt8]) {
+        appendRequestV2(batch, series: series, to: &output)
+    }
+
+    private mutating func appendRequestV2(
+        _ batch: MetricBatch, series: some Collection<Int>, to output: inout [UInt8]
+    ) {
         batch.arena.withUnsafeBytes { arena in
             let count = measureV2(batch, series: series, arena: arena)
             ProtobufWriter.append(to: &output, count: count) { writer in

@@ -86,8 +86,12 @@ public struct SinkContext: Sendable {
 }
 
 /// The batches arriving at a sink, counted as received as they are taken.
+///
+/// A sink acknowledges each envelope once its batch is delivered or dropped for a reason that retrying cannot fix
+/// (splitting the acknowledgement if parts of the batch travel separately): a disk buffer deletes a record only then.
+/// Behind a memory buffer the acknowledgement is `.none` and acknowledging it does nothing.
 public struct SinkInput: Sendable, AsyncSequence {
-    public typealias Element = EventBatch
+    public typealias Element = Envelope
     private let queue: BatchQueue
     private let telemetry: ComponentTelemetry
 
@@ -97,17 +101,17 @@ public struct SinkInput: Sendable, AsyncSequence {
     }
 
     /// The next batch, or `nil` once every input has finished and the queue is drained.
-    public func next() async -> EventBatch? {
-        guard let batch = await queue.next() else { return nil }
-        telemetry.receivedEvents.increment(by: batch.eventCount)
-        telemetry.receivedBytes.increment(by: batch.estimatedBytes)
-        return batch
+    public func next() async -> Envelope? {
+        guard let envelope = await queue.next() else { return nil }
+        telemetry.receivedEvents.increment(by: envelope.batch.eventCount)
+        telemetry.receivedBytes.increment(by: envelope.bytes)
+        return envelope
     }
 
     public struct AsyncIterator: AsyncIteratorProtocol {
         let input: SinkInput
 
-        public mutating func next() async -> EventBatch? { await input.next() }
+        public mutating func next() async -> Envelope? { await input.next() }
     }
 
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(input: self) }

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Where in a component an error happened, as Vector's component specification names the stages.
 public enum ErrorStage: String, Sendable, CaseIterable {
     case receiving
@@ -18,6 +20,8 @@ public final class ComponentTelemetry: Sendable {
     public let sentBytes: Counter
     public let queueBatches: Gauge
     public let queueEvents: Gauge
+    public let queueBytes: Gauge
+    private let discardedTotal = Atomic<Int>(0)
     /// The registry, for metrics of its own that a component adds beside the standard ones.
     public let registry: TelemetryRegistry
 
@@ -44,6 +48,11 @@ public final class ComponentTelemetry: Sendable {
             labels: labels)
         queueEvents = registry.gauge(
             "petrel_component_queue_events", help: "Events waiting in the component's input queue.", labels: labels)
+        queueBytes = registry.gauge(
+            "petrel_component_queue_bytes",
+            help: "Estimated in-memory bytes of the batches waiting in the component's input queue (a sink's memory "
+                + "buffer).",
+            labels: labels)
         for stage in ErrorStage.allCases {
             _ = errorCounter(stage)
         }
@@ -53,8 +62,12 @@ public final class ComponentTelemetry: Sendable {
         [("component_id", id), ("component_kind", kind.rawValue), ("component_type", type)]
     }
 
+    /// Events dropped so far, for every reason.
+    public var discardedEvents: Int { discardedTotal.load(ordering: .relaxed) }
+
     /// Counts events dropped on purpose or by necessity, by reason (`queue_full`, `http_400`...).
     public func discarded(_ count: Int, reason: String) {
+        discardedTotal.add(count, ordering: .relaxed)
         registry.counter(
             "petrel_component_discarded_events_total", help: "Events the component dropped, by reason.",
             labels: labels + [("reason", reason)]

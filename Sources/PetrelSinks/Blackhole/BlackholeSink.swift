@@ -9,9 +9,10 @@ public struct BlackholeSink: Sink {
     }
 
     public func run(_ input: SinkInput, _ context: SinkContext) async throws {
-        for await batch in input {
-            context.telemetry.sentEvents.increment(by: batch.eventCount)
-            context.telemetry.sentBytes.increment(by: batch.estimatedBytes)
+        for await envelope in input {
+            context.telemetry.sentEvents.increment(by: envelope.batch.eventCount)
+            context.telemetry.sentBytes.increment(by: envelope.bytes)
+            envelope.acknowledgement.acknowledge()
         }
     }
 }

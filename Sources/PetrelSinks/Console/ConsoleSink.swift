@@ -22,7 +22,10 @@ public struct ConsoleSink: Sink {
     public func run(_ input: SinkInput, _ context: SinkContext) async throws {
         let descriptor = config.target == .stdout ? STDOUT_FILENO : STDERR_FILENO
         var encoder = EventJSONEncoder()
-        for await batch in input {
+        for await envelope in input {
+            // A write that fails is dropped and counted, never retried: the console is a debugging aid.
+            defer { envelope.acknowledgement.acknowledge() }
+            let batch = envelope.batch
             let bytes = encoder.encode(batch)
             if Self.writeAll(bytes, to: descriptor) {
                 context.telemetry.sentEvents.increment(by: batch.eventCount)

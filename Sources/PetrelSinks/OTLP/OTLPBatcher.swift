@@ -20,6 +20,20 @@ enum OTLPBatch: Sendable {
     }
 }
 
+/// One request's events and the acknowledgements its delivery gives back (one per piece of an input batch in it).
+struct PendingExport: Sendable {
+    var batch: OTLPBatch
+    var acknowledgements: [Acknowledgement]
+
+    var signal: Signal { batch.signal }
+    var eventCount: Int { batch.eventCount }
+
+    /// The request was delivered or dropped for good: its input batches may be let go.
+    func acknowledge() {
+        for acknowledgement in acknowledgements { acknowledgement.acknowledge() }
+    }
+}
+
 /// Groups incoming batches into requests of at most `maxEvents` spans or log records and about
 /// `maxBytes`, each sent at the latest `maxAge` after its first event arrived; traces and logs apart,
 /// since they go to different services.
@@ -43,28 +57,47 @@ struct OTLPBatcher {
         }
     }
 
-    /// Adds a batch; returns the requests that filled up.
-    mutating func add(_ batch: EventBatch, now: ContinuousClock.Instant = .now) -> [OTLPBatch] {
+    /// Adds a batch; returns the requests that filled up. Each request holding part of the batch holds
+    /// `acknowledgement` (split once per further part); metrics are acknowledged at once, as nothing here sends them.
+    mutating func add(
+        _ batch: EventBatch, acknowledgement: Acknowledgement = .none, now: ContinuousClock.Instant = .now
+    ) -> [PendingExport] {
         switch batch {
-        case .traces(let spans): traces.add(spans, now: now).map(OTLPBatch.traces)
-        case .logs(let records): logs.add(records, now: now).map(OTLPBatch.logs)
-        case .metrics: []
+        case .traces(let spans):
+            return traces.add(spans, acknowledgement, now: now).map {
+                PendingExport(batch: .traces($0.0), acknowledgements: $0.1)
+            }
+        case .logs(let records):
+            return logs.add(records, acknowledgement, now: now).map {
+                PendingExport(batch: .logs($0.0), acknowledgements: $0.1)
+            }
+        case .metrics:
+            acknowledgement.acknowledge()
+            return []
         }
     }
 
     /// The pending requests whose deadline has passed.
-    mutating func flushExpired(now: ContinuousClock.Instant = .now) -> [OTLPBatch] {
-        var ready: [OTLPBatch] = []
-        if let deadline = traces.deadline, deadline <= now, let spans = traces.flush() { ready.append(.traces(spans)) }
-        if let deadline = logs.deadline, deadline <= now, let records = logs.flush() { ready.append(.logs(records)) }
+    mutating func flushExpired(now: ContinuousClock.Instant = .now) -> [PendingExport] {
+        var ready: [PendingExport] = []
+        if let deadline = traces.deadline, deadline <= now, let spans = traces.flush() {
+            ready.append(PendingExport(batch: .traces(spans.0), acknowledgements: spans.1))
+        }
+        if let deadline = logs.deadline, deadline <= now, let records = logs.flush() {
+            ready.append(PendingExport(batch: .logs(records.0), acknowledgements: records.1))
+        }
         return ready
     }
 
     /// Every pending request.
-    mutating func flush() -> [OTLPBatch] {
-        var ready: [OTLPBatch] = []
-        if let spans = traces.flush() { ready.append(.traces(spans)) }
-        if let records = logs.flush() { ready.append(.logs(records)) }
+    mutating func flush() -> [PendingExport] {
+        var ready: [PendingExport] = []
+        if let spans = traces.flush() {
+            ready.append(PendingExport(batch: .traces(spans.0), acknowledgements: spans.1))
+        }
+        if let records = logs.flush() {
+            ready.append(PendingExport(batch: .logs(records.0), acknowledgements: records.1))
+        }
         return ready
     }
 }
@@ -85,6 +118,7 @@ struct OTLPAccumulator<Batch: OTLPBatchable> {
     let maxBytes: Int
     let maxAge: Duration
     private var pending = Batch.empty
+    private var acknowledgements: [Acknowledgement] = []
     private var events = 0
     private var bytes = 0
     private var oldest: ContinuousClock.Instant?
@@ -97,15 +131,28 @@ struct OTLPAccumulator<Batch: OTLPBatchable> {
 
     var deadline: ContinuousClock.Instant? { oldest.map { $0 + maxAge } }
 
-    mutating func add(_ batch: Batch, now: ContinuousClock.Instant) -> [Batch] {
+    /// Adds a batch; returns the requests that filled up, each with the acknowledgements of the pieces in it.
+    mutating func add(
+        _ batch: Batch, _ acknowledgement: Acknowledgement, now: ContinuousClock.Instant
+    ) -> [(Batch, [Acknowledgement])] {
         var rest = batch
         var restEvents = batch.exportEventCount
-        guard restEvents > 0 else { return [] }
+        guard restEvents > 0 else {
+            acknowledgement.acknowledge()
+            return []
+        }
+        // The first piece takes the batch's hold, every further piece a split of it. No request made here is sent
+        // before this returns, so no piece can give its hold back before all are taken.
+        var hold: Acknowledgement? = acknowledgement
         var restBytes = batch.estimatedBytes
         // Events are split by count; their size is taken as the batch's average, which is close
         // enough for a bound that only has to keep requests under what receivers accept.
         let perEvent = max(1, restBytes / restEvents)
-        var ready: [Batch] = []
+        var ready: [(Batch, [Acknowledgement])] = []
+        func nextHold() -> Acknowledgement {
+            defer { hold = nil }
+            return hold ?? acknowledgement.split()
+        }
         while restEvents > 0 {
             var room = min(maxEvents - events, (maxBytes - bytes) / perEvent)
             if room <= 0 {
@@ -117,11 +164,11 @@ struct OTLPAccumulator<Batch: OTLPBatchable> {
                 room = 1
             }
             if restEvents <= room {
-                append(rest, events: restEvents, bytes: restBytes, now: now)
+                append(rest, nextHold(), events: restEvents, bytes: restBytes, now: now)
                 restEvents = 0
             } else {
                 let head = rest.removeFirst(events: room)
-                append(head, events: room, bytes: room * perEvent, now: now)
+                append(head, nextHold(), events: room, bytes: room * perEvent, now: now)
                 restEvents -= room
                 restBytes = max(0, restBytes - room * perEvent)
             }
@@ -131,29 +178,33 @@ struct OTLPAccumulator<Batch: OTLPBatchable> {
     }
 
     /// The pending request; nil when there is none.
-    mutating func flush() -> Batch? {
+    mutating func flush() -> (Batch, [Acknowledgement])? {
         events > 0 ? take() : nil
     }
 
-    private mutating func append(_ batch: Batch, events: Int, bytes: Int, now: ContinuousClock.Instant) {
+    private mutating func append(
+        _ batch: Batch, _ acknowledgement: Acknowledgement, events: Int, bytes: Int, now: ContinuousClock.Instant
+    ) {
         if self.events == 0 {
             pending = batch
             oldest = now
         } else {
             pending.append(contentsOf: batch)
         }
+        acknowledgements.append(acknowledgement)
         self.events += events
         self.bytes += bytes
     }
 
-    private mutating func take() -> Batch {
+    private mutating func take() -> (Batch, [Acknowledgement]) {
         defer {
             pending = .empty
+            acknowledgements = []
             events = 0
             bytes = 0
             oldest = nil
         }
-        return pending
+        return (pending, acknowledgements)
     }
 }
 

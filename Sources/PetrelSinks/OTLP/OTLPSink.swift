@@ -30,7 +30,7 @@ public struct OTLPSink: Sink {
         let retries = context.telemetry.registry.counter(
             "petrel_otlp_retries_total", help: "Export requests retried after a retryable failure.",
             labels: [("component_id", context.id), ("endpoint", config.endpoint.description)])
-        let requests = BoundedQueue<OTLPBatch>(capacity: config.concurrency, producers: 1)
+        let requests = BoundedQueue<PendingExport>(capacity: config.concurrency, producers: 1)
         try await withThrowingTaskGroup(of: Void.self) { connections in
             connections.addTask { try await exporter.run() }
             do {
@@ -55,7 +55,7 @@ public struct OTLPSink: Sink {
     }
 
     /// Feeds the senders until the input ends, then hands over what is pending.
-    private func batch(_ input: SinkInput, into requests: BoundedQueue<OTLPBatch>) async throws {
+    private func batch(_ input: SinkInput, into requests: BoundedQueue<PendingExport>) async throws {
         defer { requests.producerFinished() }
         var batcher = OTLPBatcher(maxEvents: config.maxEvents, maxBytes: config.maxBytes, maxAge: config.maxAge)
         while true {
@@ -65,14 +65,16 @@ public struct OTLPSink: Sink {
                 return
             case .timedOut:
                 for request in batcher.flushExpired() { try await requests.send(request) }
-            case .batch(let batch):
-                for request in batcher.add(batch) { try await requests.send(request) }
+            case .batch(let envelope):
+                for request in batcher.add(envelope.batch, acknowledgement: envelope.acknowledgement) {
+                    try await requests.send(request)
+                }
             }
         }
     }
 
     private enum Pulled {
-        case batch(EventBatch)
+        case batch(Envelope)
         case ended
         case timedOut
     }
@@ -108,10 +110,12 @@ public struct OTLPSink: Sink {
         }
     }
 
-    /// Sends a request until it is delivered or refused for good; throws only when cancelled.
+    /// Sends a request until it is delivered or refused for good, then acknowledges its batches; throws only when
+    /// cancelled, leaving them unacknowledged.
     private func deliver<Exporter: OTLPExporter>(
-        _ batch: OTLPBatch, exporter: Exporter, context: SinkContext, retries: Counter
+        _ pending: PendingExport, exporter: Exporter, context: SinkContext, retries: Counter
     ) async throws {
+        let batch = pending.batch
         let events = batch.eventCount
         let destination = exporter.destination(of: batch.signal)
         let request: Exporter.Request
@@ -123,6 +127,7 @@ public struct OTLPSink: Sink {
             context.logger.warning(
                 "cannot encode an export request; dropping it",
                 metadata: ["endpoint": "\(destination)", "error": "\(error)", "events": "\(events)"])
+            pending.acknowledge()
             return
         }
         var backoff = config.initialBackoff
@@ -146,6 +151,7 @@ public struct OTLPSink: Sink {
                         "receiver accepted a request with a warning",
                         metadata: ["endpoint": "\(destination)", "response": "\(Self.firstLine(message))"])
                 }
+                pending.acknowledge()
                 return
             case .rejected(let reason, let message):
                 context.telemetry.error(.sending)
@@ -156,6 +162,7 @@ public struct OTLPSink: Sink {
                         "endpoint": "\(destination)", "reason": "\(reason)", "response": "\(Self.firstLine(message))",
                         "events": "\(events)",
                     ])
+                pending.acknowledge()
                 return
             case .retryable(let reason, let retryAfter):
                 context.telemetry.error(.sending)

@@ -18,7 +18,7 @@ final class EndpointWriter: Sendable {
     private let config: RemoteWriteSinkConfig
     private let headers: RequestHeaders
     private let context: SinkContext
-    private let queue: BoundedQueue<MetricBatch>
+    private let queue: BoundedQueue<RoutedBatch>
     private let pool: HTTPConnectionPool
     private let healthy = Atomic<Bool>(true)
     private let probing = Atomic<Bool>(false)
@@ -49,7 +49,7 @@ final class EndpointWriter: Sendable {
 
     var isHealthy: Bool { healthy.load(ordering: .relaxed) }
 
-    func enqueue(_ batch: MetricBatch) async throws {
+    func enqueue(_ batch: RoutedBatch) async throws {
         try await queue.send(batch)
     }
 
@@ -92,7 +92,7 @@ final class EndpointWriter: Sendable {
     }
 
     private enum Pulled {
-        case batch(MetricBatch)
+        case batch(RoutedBatch)
         case ended
         case timedOut
     }
@@ -147,6 +147,7 @@ final class EndpointWriter: Sendable {
                 markHealthy()
                 context.telemetry.sentEvents.increment(by: request.seriesCount)
                 context.telemetry.sentBytes.increment(by: request.body.readableBytes)
+                request.acknowledge()
                 router.leave(request.seriesCount)
                 return
             case .rejected(let status, let line):
@@ -157,6 +158,7 @@ final class EndpointWriter: Sendable {
                         "endpoint": "\(endpoint)", "status": "\(status.code)", "response": "\(line)",
                         "series": "\(request.seriesCount)",
                     ])
+                request.acknowledge()
                 router.leave(request.seriesCount)
                 return
             case .retryable(let reason, let retryAfter):
@@ -197,10 +199,10 @@ final class EndpointWriter: Sendable {
         }
     }
 
-    /// Moves a request's series to healthy peers; they are done with here.
+    /// Moves a request's series to healthy peers, with their acknowledgements; they are done with here.
     private func reroute(_ request: OutgoingRequest, router: SeriesRouter) async throws {
-        for batch in request.batches {
-            try await router.route(batch, avoiding: self)
+        for part in request.batches {
+            try await router.route(part.batch, part.acknowledgement, avoiding: self)
         }
         router.leave(request.seriesCount)
     }
@@ -241,7 +243,18 @@ final class EndpointWriter: Sendable {
 
 /// A compressed remote-write request and the batches it was made from (to move them if need be).
 struct OutgoingRequest: Sendable {
-    var batches: [MetricBatch]
+    var batches: [RoutedBatch]
     var body: ByteBuffer
     var seriesCount: Int
+
+    /// The request was delivered or dropped for good: its batches may be let go.
+    func acknowledge() {
+        for part in batches { part.acknowledgement.acknowledge() }
+    }
+}
+
+/// Series routed to one endpoint, holding the acknowledgement of the input batch they came in.
+struct RoutedBatch: Sendable {
+    var batch: MetricBatch
+    var acknowledgement: Acknowledgement
 }

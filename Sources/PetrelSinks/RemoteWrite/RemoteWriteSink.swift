@@ -30,9 +30,12 @@ public struct RemoteWriteSink: Sink {
             for writer in writers {
                 group.addTask { try await writer.run(router: router) }
             }
-            for await batch in input {
-                guard case .metrics(let metrics) = batch else { continue }
-                try await router.route(metrics)
+            for await envelope in input {
+                guard case .metrics(let metrics) = envelope.batch else {
+                    envelope.acknowledgement.acknowledge()
+                    continue
+                }
+                try await router.route(metrics, envelope.acknowledgement)
             }
             await router.finish()
             try await group.waitForAll()

@@ -40,8 +40,9 @@ public struct RemoteWriteSinkConfig: Sendable {
     public var basicAuth: BasicAuth?
     public var initialBackoff: Duration = .milliseconds(30)
     public var maxBackoff: Duration = .seconds(5)
-    /// Batches each endpoint holds in memory before the sink pushes back on its inputs.
-    public var bufferBatches = 128
+    /// Batches each endpoint's batcher holds before the router waits. Small: the sink's buffer (in front of the
+    /// sink, counted by `memory_limit`) is where batches wait; this only keeps the batcher busy.
+    public var bufferBatches = 4
 
     public init(endpoints: [HTTPEndpoint]) {
         self.endpoints = endpoints

@@ -11,7 +11,7 @@ struct RequestBatcher {
     private let config: RemoteWriteSinkConfig
     private var encoder = RemoteWriteEncoder()
     private var compressed: [UInt8] = []
-    private var parts: [MetricBatch] = []
+    private var parts: [RoutedBatch] = []
     private var encoded: [UInt8] = []
     private var samples = 0
     private var bytes = 0
@@ -24,8 +24,15 @@ struct RequestBatcher {
     /// When the pending request must go even if it is not full.
     var deadline: ContinuousClock.Instant? { oldest.map { $0 + config.maxAge } }
 
-    /// Adds a batch; returns the requests that filled up.
-    mutating func add(_ batch: MetricBatch) -> [OutgoingRequest] {
+    /// Adds a batch; returns the requests that filled up. Each request holding part of the batch holds its
+    /// acknowledgement (split once per further part; none of them is sent before this returns).
+    mutating func add(_ routed: RoutedBatch) -> [OutgoingRequest] {
+        let batch = routed.batch
+        var hold: Acknowledgement? = routed.acknowledgement
+        func nextHold() -> Acknowledgement {
+            defer { hold = nil }
+            return hold ?? routed.acknowledgement.split()
+        }
         var ready: [OutgoingRequest] = []
         if config.protocolVersion == .v2, !parts.isEmpty, let request = flush() {
             ready.append(request)
@@ -40,7 +47,9 @@ struct RequestBatcher {
             if samples + partSamples + seriesSamples > config.maxSamples
                 || bytes + partBytes + seriesBytes > config.maxBytes, samples + partSamples > 0
             {
-                append(batch, start..<index, samples: partSamples, bytes: partBytes)
+                if start < index {
+                    append(batch, start..<index, nextHold(), samples: partSamples, bytes: partBytes)
+                }
                 if let request = flush() { ready.append(request) }
                 start = index
                 partSamples = 0
@@ -49,7 +58,11 @@ struct RequestBatcher {
             partSamples += seriesSamples
             partBytes += seriesBytes
         }
-        append(batch, start..<batch.series.count, samples: partSamples, bytes: partBytes)
+        if start < batch.series.count {
+            append(batch, start..<batch.series.count, nextHold(), samples: partSamples, bytes: partBytes)
+        } else if let hold {
+            hold.acknowledge()
+        }
         if samples >= config.maxSamples || bytes >= config.maxBytes, let request = flush() {
             ready.append(request)
         }
@@ -67,23 +80,24 @@ struct RequestBatcher {
             oldest = nil
         }
         if config.protocolVersion == .v2 {
-            encoded = encoder.encodeV2(parts[0], series: parts[0].series.indices)
+            encoded = encoder.encodeV2(parts[0].batch, series: parts[0].batch.series.indices)
         }
         Snappy.compress(encoded, into: &compressed)
-        let seriesCount = parts.reduce(0) { $0 + $1.seriesCount }
+        let seriesCount = parts.reduce(0) { $0 + $1.batch.seriesCount }
         return OutgoingRequest(
             batches: parts, body: ByteBuffer(bytes: compressed), seriesCount: seriesCount)
     }
 
-    private mutating func append(_ batch: MetricBatch, _ range: Range<Int>, samples: Int, bytes: Int) {
-        guard !range.isEmpty else { return }
+    private mutating func append(
+        _ batch: MetricBatch, _ range: Range<Int>, _ acknowledgement: Acknowledgement, samples: Int, bytes: Int
+    ) {
         var part = batch
         if range.count != batch.series.count { part.series = Array(batch.series[range]) }
         if config.protocolVersion == .v1 {
             // Written straight onto the request: no intermediate array per part.
             encoder.appendV1(part, series: part.series.indices, includeMetadata: parts.isEmpty, to: &encoded)
         }
-        parts.append(part)
+        parts.append(RoutedBatch(batch: part, acknowledgement: acknowledgement))
         self.samples += samples
         self.bytes += bytes
         if oldest == nil { oldest = .now }

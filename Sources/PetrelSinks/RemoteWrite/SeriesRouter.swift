@@ -17,21 +17,28 @@ final class SeriesRouter: Sendable {
         self.mode = mode
     }
 
-    /// Hands a batch to the writers, waiting while their buffers are full.
-    func route(_ batch: MetricBatch, avoiding failed: EndpointWriter? = nil) async throws {
-        guard !batch.series.isEmpty else { return }
+    /// Hands a batch to the writers, waiting while their buffers are full. Every part handed on holds
+    /// `acknowledgement` (split once per further part), and gives it back once delivered or dropped.
+    func route(
+        _ batch: MetricBatch, _ acknowledgement: Acknowledgement, avoiding failed: EndpointWriter? = nil
+    ) async throws {
+        guard !batch.series.isEmpty else {
+            acknowledgement.acknowledge()
+            return
+        }
         switch mode {
         case .replicate:
-            for writer in writers {
+            let holds = Self.holds(acknowledgement, count: writers.count)
+            for (writer, hold) in zip(writers, holds) {
                 enter(batch.seriesCount)
-                try await writer.enqueue(batch)
+                try await writer.enqueue(RoutedBatch(batch: batch, acknowledgement: hold))
             }
         case .shard:
             var targets = writers.filter { $0.isHealthy && $0 !== failed }
             if targets.isEmpty { targets = writers }
             if targets.count == 1 {
                 enter(batch.seriesCount)
-                try await targets[0].enqueue(batch)
+                try await targets[0].enqueue(RoutedBatch(batch: batch, acknowledgement: acknowledgement))
                 return
             }
             var parts = Array(repeating: [Series](), count: targets.count)
@@ -39,13 +46,19 @@ final class SeriesRouter: Sendable {
                 parts[Self.owner(of: batch.labelsHash(series: index), among: targets)].append(
                     batch.series[index])
             }
-            for (target, series) in zip(targets, parts) where !series.isEmpty {
+            let used = zip(targets, parts).filter { !$0.1.isEmpty }
+            for ((target, series), hold) in zip(used, Self.holds(acknowledgement, count: used.count)) {
                 var part = batch
                 part.series = series
                 enter(series.count)
-                try await target.enqueue(part)
+                try await target.enqueue(RoutedBatch(batch: part, acknowledgement: hold))
             }
         }
+    }
+
+    /// `count` holds of one acknowledgement, all taken before any part is handed on.
+    static func holds(_ acknowledgement: Acknowledgement, count: Int) -> [Acknowledgement] {
+        [acknowledgement] + (1..<max(count, 1)).map { _ in acknowledgement.split() }
     }
 
     /// Whether another writer than `writer` could take its series now.

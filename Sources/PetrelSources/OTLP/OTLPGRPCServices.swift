@@ -50,7 +50,7 @@ struct OTLPGRPCServices: RegistrableRPCService {
                     code: .resourceExhausted,
                     message: "the message of \(body.count) bytes exceeds the limit of \(maxMessageSize) bytes")
             }
-            switch receiver.export(signal, body, encoding: .protobuf, wireBytes: body.count) {
+            switch await receiver.export(signal, body, encoding: .protobuf, wireBytes: body.count) {
             case .accepted(let rejected, let message):
                 return StreamingServerResponse(single: ServerResponse(message: respond(rejected, message)))
             case .malformed(let reason):

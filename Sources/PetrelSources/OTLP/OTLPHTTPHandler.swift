@@ -15,7 +15,7 @@ struct OTLPHTTPHandler: Sendable {
 
     static let paths: [String: Signal] = ["/v1/traces": .traces, "/v1/metrics": .metrics, "/v1/logs": .logs]
 
-    func handle(_ request: HTTPIngestRequest) -> HTTPIngestResponse {
+    func handle(_ request: HTTPIngestRequest) async -> HTTPIngestResponse {
         let contentType = request.headers.first(name: "Content-Type")
         let encoding = contentType.flatMap(Self.encoding(contentType:))
         let answer = Answer(contentType: contentType, encoding: encoding)
@@ -60,7 +60,7 @@ struct OTLPHTTPHandler: Sendable {
             body = Array(request.body.readableBytesView)
         }
 
-        switch receiver.export(signal, body, encoding: encoding, wireBytes: wireBytes) {
+        switch await receiver.export(signal, body, encoding: encoding, wireBytes: wireBytes) {
         case .accepted(let rejected, let message):
             return HTTPIngestResponse(
                 status: .ok, headers: answer.headers,

@@ -40,8 +40,11 @@ struct OTLPReceiver: Sendable {
         self.metricConversion = OTLPMetricConversion(options: metricOptions)
     }
 
-    /// Decodes, converts and sends one request body of `signal`; `wireBytes` is its size on the wire.
-    func export(_ signal: Signal, _ body: [UInt8], encoding: OTLPBodyEncoding, wireBytes: Int) -> OTLPExportOutcome {
+    /// Decodes, converts and sends one request body of `signal`, and answers once every sink's buffer holds it;
+    /// `wireBytes` is its size on the wire.
+    func export(
+        _ signal: Signal, _ body: [UInt8], encoding: OTLPBodyEncoding, wireBytes: Int
+    ) async -> OTLPExportOutcome {
         telemetry.receivedBytes.increment(by: wireBytes)
         switch signal {
         case .traces:
@@ -51,7 +54,7 @@ struct OTLPReceiver: Sendable {
             case .failure(let problem): return malformed(problem.reason)
             }
             let converted = OTLPTraceConversion.spanBatch(from: request, dropInvalid: true)
-            return deliver(
+            return await deliver(
                 .traces(converted.batch), rejected: converted.rejectedSpans, message: converted.message, of: "spans")
         case .metrics:
             let request: ExportMetricsRequest
@@ -60,7 +63,7 @@ struct OTLPReceiver: Sendable {
             case .failure(let problem): return malformed(problem.reason)
             }
             let converted = metricConversion.metricBatch(from: request)
-            return deliver(
+            return await deliver(
                 .metrics(converted.batch), rejected: converted.rejectedDataPoints, message: converted.message,
                 of: "data points")
         case .logs:
@@ -69,7 +72,8 @@ struct OTLPReceiver: Sendable {
             case .success(let decoded): request = decoded
             case .failure(let problem): return malformed(problem.reason)
             }
-            return deliver(.logs(OTLPLogConversion.logBatch(from: request)), rejected: 0, message: nil, of: "records")
+            return await deliver(
+                .logs(OTLPLogConversion.logBatch(from: request)), rejected: 0, message: nil, of: "records")
         }
     }
 
@@ -101,7 +105,9 @@ struct OTLPReceiver: Sendable {
         return .malformed(reason)
     }
 
-    private func deliver(_ batch: EventBatch, rejected: Int, message: String?, of items: String) -> OTLPExportOutcome {
+    private func deliver(
+        _ batch: EventBatch, rejected: Int, message: String?, of items: String
+    ) async -> OTLPExportOutcome {
         let events = batch.eventCount
         telemetry.receivedEvents.increment(by: events)
         // With nothing rejected, a message is a warning, which OTLP also carries in `partial_success`.
@@ -111,7 +117,13 @@ struct OTLPReceiver: Sendable {
             if rejected > 0 { return malformed(explanation ?? "") }
             return .accepted(rejected: 0, message: explanation)
         }
-        guard output.trySend(batch) else {
+        guard let buffered = output.trySend(batch) else {
+            telemetry.error(.sending)
+            return .throttled
+        }
+        // Success only once every sink's buffer holds the batch; past the timeout, "retry later" (the batch may
+        // still go through, so a retry can duplicate it: at-least-once).
+        guard await buffered.wait(timeout: AcknowledgementWait.defaultTimeout) else {
             telemetry.error(.sending)
             return .throttled
         }

@@ -88,7 +88,7 @@ public struct OTLPSource: Source {
             receiver: receiver, maxMessageSize: config.maxMessageSize, retryAfter: config.retryAfter)
         let server = HTTPIngestServer(
             host: config.httpAddress.host, port: config.httpAddress.port, maxBodySize: config.maxMessageSize,
-            logger: context.logger, tooLarge: { handler.tooLarge($0) }, handler: { handler.handle($0) })
+            logger: context.logger, tooLarge: { handler.tooLarge($0) }, handler: { await handler.handle($0) })
         let host = config.httpAddress.host
         try await server.run(shutdown: context.shutdown) { port in
             context.logger.info(

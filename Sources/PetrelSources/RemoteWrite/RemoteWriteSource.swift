@@ -26,7 +26,7 @@ public struct RemoteWriteSource: Source {
             host: config.address.host, port: config.address.port, maxBodySize: config.maxBodySize,
             logger: context.logger
         ) { request in
-            receiver.handle(request)
+            await receiver.handle(request)
         }
         try await server.run(shutdown: context.shutdown) { port in
             context.logger.info(
@@ -48,7 +48,7 @@ struct RemoteWriteReceiver: Sendable {
         case v2
     }
 
-    func handle(_ request: HTTPIngestRequest) -> HTTPIngestResponse {
+    func handle(_ request: HTTPIngestRequest) async -> HTTPIngestResponse {
         guard request.path == config.path else {
             return .error(.notFound, "not found; remote-write goes to \(config.path)")
         }
@@ -100,11 +100,19 @@ struct RemoteWriteReceiver: Sendable {
         guard batch.seriesCount > 0 else {
             return HTTPIngestResponse(status: .noContent, headers: headers)
         }
-        guard output.trySend(.metrics(batch)) else {
+        guard let buffered = output.trySend(.metrics(batch)) else {
             telemetry.error(.sending)
             var busy = HTTPIngestResponse.error(.tooManyRequests, "the pipeline is full; retry later")
             busy.headers.add(
                 name: "Retry-After", value: String(max(1, config.retryAfter.components.seconds)))
+            return busy
+        }
+        // 204 only once every sink's buffer holds the batch: what is answered for is not lost.
+        guard await buffered.wait(timeout: AcknowledgementWait.defaultTimeout) else {
+            telemetry.error(.sending)
+            var busy = HTTPIngestResponse.error(
+                .serviceUnavailable, "the pipeline did not buffer the request in time; retry later")
+            busy.headers.add(name: "Retry-After", value: String(max(1, config.retryAfter.components.seconds)))
             return busy
         }
         return HTTPIngestResponse(status: .noContent, headers: headers)

@@ -4,8 +4,10 @@ import Synchronization
 /// hand-off between a sink's batcher and its senders.
 ///
 /// Its bound is the backpressure: `send` waits while the queue is full, so a slow consumer makes
-/// its producers wait instead of letting memory grow. Waiting senders and receivers keep their
-/// order. The queue ends once every producer has called `producerFinished()` and it is drained.
+/// its producers wait instead of letting memory grow. The bound is a number of elements and,
+/// optionally, a total weight (a sink's `max_events`); an empty queue takes any one element, however
+/// heavy. Waiting senders and receivers keep their order. The queue ends once every producer has
+/// called `producerFinished()` and it is drained.
 public final class BoundedQueue<Element: Sendable>: Sendable {
     private struct Sender {
         var id: UInt64
@@ -22,6 +24,10 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
         var items: [Element?] = []
         var head = 0
         var reserved = 0
+        /// The weight of the queued elements and of the reserved slots.
+        var weight = 0
+        /// Set while the consumer cannot make progress: reservations fail even with room left.
+        var refusing = false
         var producers: Int
         var senders: [Sender] = []
         var receivers: [Receiver] = []
@@ -57,21 +63,26 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
         case sender(CheckedContinuation<Void, any Error>)
     }
 
-    /// Called with +1/-1 and the element's weight whenever an element enters or leaves the queue.
-    public typealias DepthObserver = @Sendable (_ elements: Int, _ weight: Int) -> Void
+    /// Called with +1 and the element when it enters the queue, and with -1 and the element when it leaves.
+    public typealias DepthObserver = @Sendable (_ delta: Int, _ element: Element) -> Void
 
     public let capacity: Int
+    /// The most weight the queue holds; `nil` for no bound but `capacity`.
+    public let maxWeight: Int?
     private let state: Mutex<State>
     private let weigh: @Sendable (Element) -> Int
     private let observer: DepthObserver?
 
-    /// A queue of `capacity` elements fed by `producers` producers; it ends when all of them finish.
+    /// A queue of `capacity` elements (and of `maxWeight` total weight, if given) fed by `producers`
+    /// producers; it ends when all of them finish.
     public init(
-        capacity: Int, producers: Int, weigh: @escaping @Sendable (Element) -> Int = { _ in 1 },
+        capacity: Int, maxWeight: Int? = nil, producers: Int, weigh: @escaping @Sendable (Element) -> Int = { _ in 1 },
         observer: DepthObserver? = nil
     ) {
         precondition(capacity > 0, "a queue holds at least one element")
+        precondition((maxWeight ?? 1) > 0, "a queue holds some weight")
         self.capacity = capacity
+        self.maxWeight = maxWeight
         self.state = Mutex(State(producers: producers))
         self.weigh = weigh
         self.observer = observer
@@ -82,8 +93,12 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
 
     /// Adds an element, waiting while the queue is full. Throws `CancellationError` if cancelled while waiting.
     public func send(_ element: Element) async throws {
+        let weight = weigh(element)
         let id: UInt64? = state.withLock { state in
-            if state.count + state.reserved < capacity && state.senders.isEmpty { return nil }
+            if state.senders.isEmpty && hasRoom(state, for: weight) {
+                state.weight += weight
+                return nil
+            }
             return state.makeID()
         }
         guard let id else {
@@ -94,7 +109,10 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 let accepted: Bool? = state.withLock { state in
                     if Task.isCancelled { return nil }
-                    if state.count + state.reserved < capacity && state.senders.isEmpty { return true }
+                    if state.senders.isEmpty && hasRoom(state, for: weight) {
+                        state.weight += weight
+                        return true
+                    }
                     state.senders.append(Sender(id: id, element: element, continuation: continuation))
                     return false
                 }
@@ -117,25 +135,33 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
         }
     }
 
-    /// Reserves room for one element without waiting; pair with `commit` or `release`.
-    public func tryReserve() -> Bool {
+    /// Reserves room for one element of `weight` without waiting; pair with `commit` or `release`.
+    public func tryReserve(weight: Int = 1) -> Bool {
         state.withLock { state in
-            guard state.count + state.reserved < capacity && state.senders.isEmpty else { return false }
+            guard !state.refusing && state.senders.isEmpty && hasRoom(state, for: weight) else { return false }
             state.reserved += 1
+            state.weight += weight
             return true
         }
     }
 
-    /// Puts an element into a reserved slot.
+    /// Puts an element into a slot reserved for its weight.
     public func commit(_ element: Element) {
         state.withLock { $0.reserved -= 1 }
         enqueue(element)
     }
 
-    /// Gives a reserved slot back unused.
-    public func release() {
+    /// Makes `tryReserve` fail (or work again) whatever the room: for a consumer that is stuck (a full disk buffer),
+    /// so that senders who cannot wait are refused at once instead of queueing behind it. `send` still waits.
+    public func refuseReservations(_ refuse: Bool) {
+        state.withLock { $0.refusing = refuse }
+    }
+
+    /// Gives a slot reserved for `weight` back unused.
+    public func release(weight: Int = 1) {
         let wakeup: Wakeup = state.withLock { state in
             state.reserved -= 1
+            state.weight -= weight
             return promoteSender(&state)
         }
         perform(wakeup)
@@ -143,20 +169,12 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
 
     /// Takes the next element, waiting for one; `nil` once every producer finished and the queue is empty.
     public func next() async -> Element? {
-        let ready: (Element, Wakeup)? = state.withLock { state in
-            guard let element = state.pop() else { return nil }
-            return (element, promoteSender(&state))
-        }
-        if let (element, wakeup) = ready {
-            perform(wakeup)
-            observe(removed: element)
-            return element
-        }
+        if let element = tryNext() { return element }
         let id = state.withLock { $0.makeID() }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Element?, Never>) in
                 let ready: (element: Element?, wakeup: Wakeup)? = state.withLock { state in
-                    if let element = state.pop() { return (element, promoteSender(&state)) }
+                    if let element = pop(&state) { return (element, promoteSender(&state)) }
                     if state.producers == 0 || Task.isCancelled { return (nil, .none) }
                     state.receivers.append(Receiver(id: id, continuation: continuation))
                     return nil
@@ -176,6 +194,18 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
         }
     }
 
+    /// Takes the next element if one is queued, without waiting.
+    public func tryNext() -> Element? {
+        let ready: (Element, Wakeup)? = state.withLock { state in
+            guard let element = pop(&state) else { return nil }
+            return (element, promoteSender(&state))
+        }
+        guard let (element, wakeup) = ready else { return nil }
+        perform(wakeup)
+        observe(removed: element)
+        return element
+    }
+
     /// Tells the queue one of its producers is done; after the last one the consumers drain it and end.
     public func producerFinished() {
         let receivers = state.withLock { state -> [Receiver] in
@@ -191,6 +221,7 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
         observe(added: element)
         let wakeup: Wakeup = state.withLock { state in
             if !state.receivers.isEmpty {
+                state.weight -= weigh(element)
                 return .receiver(state.receivers.removeFirst().continuation, element)
             }
             state.items.append(element)
@@ -200,10 +231,26 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
         perform(wakeup)
     }
 
-    /// Moves the first parked sender's element into the freed slot.
+    /// Whether an element of `weight` fits now (counting reserved slots); an empty queue takes anything.
+    private func hasRoom(_ state: State, for weight: Int) -> Bool {
+        guard state.count + state.reserved < capacity else { return false }
+        guard let maxWeight, state.weight > 0 else { return true }
+        return state.weight + weight <= maxWeight
+    }
+
+    private func pop(_ state: inout State) -> Element? {
+        guard let element = state.pop() else { return nil }
+        state.weight -= weigh(element)
+        return element
+    }
+
+    /// Moves the first parked sender's element into the freed room.
     private func promoteSender(_ state: inout State) -> Wakeup {
-        guard !state.senders.isEmpty, state.count + state.reserved < capacity else { return .none }
-        let sender = state.senders.removeFirst()
+        guard let sender = state.senders.first else { return .none }
+        let weight = weigh(sender.element)
+        guard hasRoom(state, for: weight) else { return .none }
+        state.senders.removeFirst()
+        state.weight += weight
         state.items.append(sender.element)
         observe(added: sender.element)
         return .sender(sender.continuation)
@@ -218,27 +265,36 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
     }
 
     private func observe(added element: Element) {
-        observer?(1, weigh(element))
+        observer?(1, element)
     }
 
     private func observe(removed element: Element) {
-        observer?(-1, -weigh(element))
+        observer?(-1, element)
     }
 }
 
-/// The input queue of a transform or sink, reporting its depth to the component's telemetry.
-public typealias BatchQueue = BoundedQueue<EventBatch>
+/// The input queue of a transform or sink, reporting its depth to the component's telemetry and the bytes it holds
+/// to the pipeline's memory limit.
+public typealias BatchQueue = BoundedQueue<Envelope>
 
-extension BoundedQueue where Element == EventBatch {
-    /// A queue of batches whose depth shows as `petrel_component_queue_batches` and `..._events`.
-    public convenience init(capacity: Int, producers: Int, telemetry: ComponentTelemetry? = nil) {
+extension BoundedQueue where Element == Envelope {
+    /// A queue of batches whose depth shows as `petrel_component_queue_batches` and `..._events`; with `maxEvents`
+    /// it is bounded by events as well as batches.
+    public convenience init(
+        capacity: Int, maxEvents: Int? = nil, producers: Int, telemetry: ComponentTelemetry?,
+        memory: MemoryLimit? = nil
+    ) {
         var observer: DepthObserver?
-        if let telemetry {
-            observer = { batches, events in
-                telemetry.queueBatches.add(batches)
-                telemetry.queueEvents.add(events)
+        if telemetry != nil || memory != nil {
+            observer = { delta, envelope in
+                telemetry?.queueBatches.add(delta)
+                telemetry?.queueEvents.add(delta * envelope.batch.eventCount)
+                telemetry?.queueBytes.add(delta * envelope.bytes)
+                memory?.add(delta * envelope.bytes)
             }
         }
-        self.init(capacity: capacity, producers: producers, weigh: { $0.eventCount }, observer: observer)
+        self.init(
+            capacity: capacity, maxWeight: maxEvents, producers: producers, weigh: { $0.batch.eventCount },
+            observer: observer)
     }
 }

@@ -1,0 +1,145 @@
+import Synchronization
+
+/// Counts who still holds a batch and calls back once nobody does.
+///
+/// It is how a source learns that every buffer it feeds holds its batch (so it may answer 2xx), and how a disk
+/// buffer learns that its sink delivered a record (so the record may go). Each holder owns one count: `split()` makes
+/// one more holder (a fan-out edge, a part of a batch sent on its own), and `acknowledge()` gives one back. A holder
+/// that drops its batch without acknowledging it keeps the acknowledgement pending for good: a sink cancelled at
+/// shutdown does that, and the disk buffer then keeps the record for the next run.
+public struct Acknowledgement: Sendable {
+    private final class Tracker: Sendable {
+        let pending = Atomic<Int>(1)
+        let onAcknowledged: @Sendable () -> Void
+
+        init(_ onAcknowledged: @escaping @Sendable () -> Void) {
+            self.onAcknowledged = onAcknowledged
+        }
+    }
+
+    private let tracker: Tracker?
+
+    /// Nobody waits: splitting and acknowledging do nothing.
+    public static let none = Acknowledgement(tracker: nil)
+
+    private init(tracker: Tracker?) {
+        self.tracker = tracker
+    }
+
+    /// One holder; `onAcknowledged` runs once, on the thread of the last `acknowledge()`.
+    public init(onAcknowledged: @escaping @Sendable () -> Void) {
+        self.tracker = Tracker(onAcknowledged)
+    }
+
+    /// Whether anyone waits for it.
+    public var isTracked: Bool { tracker != nil }
+
+    /// One more holder of the same batch, who must acknowledge on its own.
+    public func split() -> Acknowledgement {
+        tracker?.pending.add(1, ordering: .relaxed)
+        return self
+    }
+
+    /// This holder is done with the batch: delivered, safely buffered, or dropped on purpose.
+    public func acknowledge() {
+        guard let tracker else { return }
+        let (_, remaining) = tracker.pending.subtract(1, ordering: .acquiringAndReleasing)
+        precondition(remaining >= 0, "a batch was acknowledged more times than it was held")
+        if remaining == 0 { tracker.onAcknowledged() }
+    }
+}
+
+/// A wait for one batch's acknowledgement, for a source that answers its sender only once its batch is buffered.
+public final class AcknowledgementWait: Sendable {
+    private enum State {
+        case pending
+        case waiting(CheckedContinuation<Bool, Never>, timer: Task<Void, Never>?)
+        case acknowledged
+        case expired
+    }
+
+    /// How long a push source waits before it answers "retry later": long enough for a full queue to move, short
+    /// enough that a sender's own timeout (Prometheus: 30 s) does not fire first.
+    public static let defaultTimeout = Duration.seconds(10)
+
+    private let state = Mutex<State>(.pending)
+
+    public init() {}
+
+    /// The acknowledgement whose last holder ends the wait.
+    public func makeAcknowledgement() -> Acknowledgement {
+        Acknowledgement { [self] in
+            let waiter = state.withLock { state -> (CheckedContinuation<Bool, Never>, Task<Void, Never>?)? in
+                switch state {
+                case .waiting(let continuation, let timer):
+                    state = .acknowledged
+                    return (continuation, timer)
+                case .pending:
+                    state = .acknowledged
+                    return nil
+                case .acknowledged, .expired:
+                    return nil
+                }
+            }
+            waiter?.1?.cancel()
+            waiter?.0.resume(returning: true)
+        }
+    }
+
+    /// Returns true once the batch is acknowledged, or false if `timeout` passed first (the batch may still be
+    /// buffered and delivered later).
+    public func wait(timeout: Duration? = nil) async -> Bool {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let timer = timeout.map { timeout in
+                Task { [self] in
+                    try? await Task.sleep(for: timeout)
+                    guard !Task.isCancelled else { return }
+                    expire()
+                }
+            }
+            let acknowledged = state.withLock { state -> Bool in
+                if case .acknowledged = state { return true }
+                state = .waiting(continuation, timer: timer)
+                return false
+            }
+            if acknowledged {
+                timer?.cancel()
+                continuation.resume(returning: true)
+            }
+        }
+    }
+
+    private func expire() {
+        let waiter = state.withLock { state -> CheckedContinuation<Bool, Never>? in
+            guard case .waiting(let continuation, _) = state else { return nil }
+            state = .expired
+            return continuation
+        }
+        waiter?.resume(returning: false)
+    }
+}
+
+/// A batch on its way through the graph, with the acknowledgement its source waits for.
+public struct Envelope: Sendable {
+    public let batch: EventBatch
+    public let acknowledgement: Acknowledgement
+    /// `batch.estimatedBytes`, worked out once: queues and the memory limit count it at every hop.
+    public let bytes: Int
+
+    public init(_ batch: EventBatch, acknowledgement: Acknowledgement = .none) {
+        self.batch = batch
+        self.acknowledgement = acknowledgement
+        self.bytes = batch.estimatedBytes
+    }
+
+    /// The same batch with another acknowledgement.
+    public func with(_ acknowledgement: Acknowledgement) -> Envelope {
+        Envelope(batch: batch, acknowledgement: acknowledgement, bytes: bytes)
+    }
+
+    private init(batch: EventBatch, acknowledgement: Acknowledgement, bytes: Int) {
+        self.batch = batch
+        self.acknowledgement = acknowledgement
+        self.bytes = bytes
+    }
+}
