@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
         .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         .systemLibrary(name: "CSnappy", pkgConfig: "snappy", providers: [.apt(["libsnappy-dev"])]),
@@ -101,10 +102,21 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // `petrel bench`: the load generator.
+        .target(
+            name: "PetrelBench",
+            dependencies: [
+                "PetrelCore", "PetrelCodecs", "PetrelSinks",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
         .executableTarget(
             name: "petrel",
             dependencies: [
-                "PetrelCore", "PetrelConfig", "PetrelTopology",
+                "PetrelCore", "PetrelConfig", "PetrelTopology", "PetrelBench", "PetrelSinks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -136,7 +148,9 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["PetrelTopology", "PetrelConfig", "PetrelCodecs", "PetrelSinks", "PetrelTestSupport"],
+            dependencies: [
+                "PetrelTopology", "PetrelConfig", "PetrelCodecs", "PetrelSinks", "PetrelTestSupport", "PetrelBench",
+            ],
             // Python scripts the tests run with the OpenTelemetry SDK; not Swift sources.
             exclude: ["otel"]
         ),

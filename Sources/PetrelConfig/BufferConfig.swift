@@ -7,7 +7,7 @@ public enum BufferConfig: Sendable, Equatable {
     /// In segment files under `data_dir/buffers/<sink id>`, surviving restarts and crashes.
     case disk(DiskBufferSettings)
 
-    public static let defaultMaxEvents = 100_000
+    public static let defaultMaxEvents = 10_000
     public static let `default` = BufferConfig.memory(maxEvents: defaultMaxEvents)
 
     /// What happens to a batch arriving at a full buffer.

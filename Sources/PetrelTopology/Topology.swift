@@ -11,7 +11,7 @@ import ServiceLifecycle
 /// are cancelled: what their memory buffers held is counted as dropped, disk buffers keep theirs.
 public final class Topology: Service {
     /// Batches each edge queue holds before it pushes back on its producers.
-    public static let defaultQueueCapacity = 64
+    public static let defaultQueueCapacity = 16
 
     public let config: PipelineConfig
     public let telemetry: TelemetryRegistry

@@ -66,6 +66,27 @@ private func names(_ batch: MetricBatch, _ series: Int) -> [String] {
         #expect(batch.labelValue(series: 1, name: "cloud") == "aws")
     }
 
+    @Test func addingLabelsToEverySeriesMergesInOrderAndDropsMovedSlots() {
+        var batch = twoSeries()
+        batch.setLabel(series: 0, name: "a", value: "moved")  // series 0 moves to the end: its old slots are garbage
+        let garbage = batch.labels.count - batch.series.reduce(0) { $0 + Int($1.labelCount) }
+        #expect(garbage > 0)
+        let added = [
+            batch.makeLabel(name: "cloud", value: "aws"), batch.makeLabel(name: "job", value: "tagged"),
+            batch.makeLabel(name: "zone", value: "b"),
+        ]
+        var kept = batch
+        batch.addLabelsToEverySeries(added, overwrite: true)
+        #expect(names(batch, 0) == ["__name__", "a", "cloud", "instance", "job", "zone"])
+        #expect(names(batch, 1) == ["__name__", "cloud", "job", "zone"])
+        #expect(batch.labelValue(series: 0, name: "job") == "tagged")
+        #expect(batch.labelValue(series: 0, name: "a") == "moved")
+        #expect(batch.labels.count == batch.series.reduce(0) { $0 + Int($1.labelCount) }, "no garbage left")
+        kept.addLabelsToEverySeries(added, overwrite: false)
+        #expect(kept.labelValue(series: 1, name: "job") == "node", "the series' own label stays")
+        #expect(kept.labelValue(series: 1, name: "zone") == "b")
+    }
+
     @Test func deleteRemovesOnlyThatLabel() {
         var batch = twoSeries()
         let deleted = batch.deleteLabel(series: 0, name: "instance")

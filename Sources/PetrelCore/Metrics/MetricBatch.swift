@@ -346,6 +346,59 @@ public struct MetricBatch: Sendable {
         series[seriesIndex].labelCount += 1
     }
 
+    /// Adds `added` (labels made with `makeLabel`, sorted by name, names distinct) to every series, keeping each
+    /// series' labels sorted; where a series has a label of the same name, it is replaced only with `overwrite`.
+    ///
+    /// One pass builds a new `labels` array of exactly the live labels: cheaper than a `setLabel` per series and
+    /// label, and it drops the slots that earlier moves left behind, so a batch that waits in a buffer holds no garbage.
+    public mutating func addLabelsToEverySeries(_ added: [LabelRef], overwrite: Bool) {
+        guard !added.isEmpty, !series.isEmpty else { return }
+        var rebuilt: [LabelRef] = []
+        rebuilt.reserveCapacity(series.reduce(0) { $0 + Int($1.labelCount) } + series.count * added.count)
+        var ranges = series.map { $0.labelRange }
+        arena.withUnsafeBytes { arena in
+            labels.withUnsafeBufferPointer { labels in
+                for index in ranges.indices {
+                    let range = ranges[index]
+                    let start = rebuilt.count
+                    var own = range.lowerBound
+                    var next = 0
+                    while own < range.upperBound || next < added.count {
+                        let order: Int
+                        if next == added.count {
+                            order = -1
+                        } else if own == range.upperBound {
+                            order = 1
+                        } else {
+                            let name = added[next]
+                            order = Self.compare(
+                                arena, labels[own].nameOffset, labels[own].nameLength,
+                                UnsafeRawBufferPointer(
+                                    rebasing: arena[Int(name.nameOffset)..<Int(name.nameOffset + name.nameLength)]))
+                        }
+                        if order < 0 {
+                            rebuilt.append(labels[own])
+                            own += 1
+                        } else if order > 0 {
+                            rebuilt.append(added[next])
+                            next += 1
+                        } else {
+                            rebuilt.append(overwrite ? added[next] : labels[own])
+                            own += 1
+                            next += 1
+                        }
+                    }
+                    ranges[index] = start..<rebuilt.count
+                }
+            }
+        }
+        for index in series.indices {
+            series[index].labelStart = UInt32(ranges[index].lowerBound)
+            series[index].labelCount = UInt32(ranges[index].count)
+        }
+        labels = rebuilt
+    }
+
     /// Removes the label `name` from a series; returns whether it was there.
     @discardableResult
     public mutating func deleteLabel(series seriesIndex: Int, name: String) -> Bool {

@@ -67,7 +67,9 @@ final class EndpointWriter: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 defer { requests.producerFinished() }
-                var batcher = RequestBatcher(config: self.config)
+                // Requests keep their batches only where they may have to move to another endpoint; otherwise a
+                // batch's memory goes as soon as it is encoded.
+                var batcher = RequestBatcher(config: self.config, keepBatches: router.canReroute)
                 while true {
                     switch await self.pull(deadline: batcher.deadline) {
                     case .ended:
@@ -201,6 +203,7 @@ final class EndpointWriter: Sendable {
 
     /// Moves a request's series to healthy peers, with their acknowledgements; they are done with here.
     private func reroute(_ request: OutgoingRequest, router: SeriesRouter) async throws {
+        // Requests keep their batches whenever a peer could take them (`SeriesRouter.canReroute`).
         for part in request.batches {
             try await router.route(part.batch, part.acknowledgement, avoiding: self)
         }
@@ -229,7 +232,7 @@ final class EndpointWriter: Sendable {
         defer { probing.store(false, ordering: .relaxed) }
         var backoff = config.initialBackoff
         let empty = OutgoingRequest(
-            batches: [], body: ByteBuffer(bytes: Snappy.compress([UInt8]())), seriesCount: 0)
+            batches: [], acknowledgements: [], body: ByteBuffer(bytes: Snappy.compress([UInt8]())), seriesCount: 0)
         while !isHealthy {
             try? await Task.sleep(for: backoff * Double.random(in: 0.5...1.0))
             if case .delivered = await attempt(empty) {
@@ -241,15 +244,17 @@ final class EndpointWriter: Sendable {
     }
 }
 
-/// A compressed remote-write request and the batches it was made from (to move them if need be).
+/// A compressed remote-write request, the acknowledgements of the batches it was made from, and the batches
+/// themselves when they may have to move to another endpoint.
 struct OutgoingRequest: Sendable {
     var batches: [RoutedBatch]
+    var acknowledgements: [Acknowledgement]
     var body: ByteBuffer
     var seriesCount: Int
 
     /// The request was delivered or dropped for good: its batches may be let go.
     func acknowledge() {
-        for part in batches { part.acknowledgement.acknowledge() }
+        for acknowledgement in acknowledgements { acknowledgement.acknowledge() }
     }
 }
 

@@ -17,8 +17,12 @@ struct RequestBatcher {
     private var bytes = 0
     private var oldest: ContinuousClock.Instant?
 
-    init(config: RemoteWriteSinkConfig) {
+    /// Whether requests carry their batches (to move them to another endpoint) or only their acknowledgements.
+    private let keepBatches: Bool
+
+    init(config: RemoteWriteSinkConfig, keepBatches: Bool) {
         self.config = config
+        self.keepBatches = keepBatches
     }
 
     /// When the pending request must go even if it is not full.
@@ -85,7 +89,8 @@ struct RequestBatcher {
         Snappy.compress(encoded, into: &compressed)
         let seriesCount = parts.reduce(0) { $0 + $1.batch.seriesCount }
         return OutgoingRequest(
-            batches: parts, body: ByteBuffer(bytes: compressed), seriesCount: seriesCount)
+            batches: keepBatches ? parts : [], acknowledgements: parts.map(\.acknowledgement),
+            body: ByteBuffer(bytes: compressed), seriesCount: seriesCount)
     }
 
     private mutating func append(

@@ -61,6 +61,9 @@ final class SeriesRouter: Sendable {
         [acknowledgement] + (1..<max(count, 1)).map { _ in acknowledgement.split() }
     }
 
+    /// Whether a writer's series may ever move to another writer (shard mode with several endpoints).
+    var canReroute: Bool { mode == .shard && writers.count > 1 }
+
     /// Whether another writer than `writer` could take its series now.
     func hasHealthyPeer(of writer: EndpointWriter) -> Bool {
         mode == .shard && writers.contains { $0 !== writer && $0.isHealthy }

@@ -7,9 +7,16 @@ import PetrelCore
 /// `node` → `k8s.node.name`, other keys as given).
 public struct TagTransform: Transform {
     public let config: TagTransformConfig
+    /// The metric labels in byte order of their names, the last of a repeated name winning (as one `setLabel` after
+    /// another would), for `MetricBatch.addLabelsToEverySeries`.
+    private let metricLabels: [(name: String, value: String)]
 
     public init(config: TagTransformConfig) {
         self.config = config
+        var byName: [String: String] = [:]
+        for tag in config.tags { byName[tag.label] = tag.value }
+        metricLabels = byName.sorted { Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) }
+            .map { (name: $0.key, value: $0.value) }
     }
 
     public static let definition = ComponentDefinition(type: "tag", kind: .transform) { reader, _ in
@@ -32,14 +39,8 @@ public struct TagTransform: Transform {
 
     private func tag(_ metrics: inout MetricBatch) {
         // Each label's bytes go into the arena once per batch and every series points at them.
-        let labels = config.tags.map { metrics.makeLabel(name: $0.label, value: $0.value) }
-        // Series outermost: a series' labels move to the end of the batch once, then grow in place.
-        for series in metrics.series.indices {
-            for (tag, label) in zip(config.tags, labels)
-            where config.overwrite || metrics.labelIndex(series: series, name: tag.label) == nil {
-                metrics.setLabel(series: series, label)
-            }
-        }
+        let labels = metricLabels.map { metrics.makeLabel(name: $0.name, value: $0.value) }
+        metrics.addLabelsToEverySeries(labels, overwrite: config.overwrite)
     }
 
     private func tag(_ attributes: inout [Attribute]) {
