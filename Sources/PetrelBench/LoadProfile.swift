@@ -5,7 +5,8 @@ import PetrelCore
 import SwiftProtobuf
 
 /// What a benchmark sends: a ring of ready-made request bodies, built once from a seed so that every run (and every
-/// agent in a side-by-side comparison) gets the same bytes, and building them costs the load nothing while it runs.
+/// agent in a side-by-side comparison) gets the same series and values, and building them costs the load nothing while
+/// it runs. Sample timestamps are the only thing that depends on when the ring is built.
 public struct LoadProfile: Sendable {
     /// Request bodies, sent in turn.
     public let bodies: [ByteBuffer]
@@ -45,6 +46,8 @@ public struct LoadProfile: Sendable {
         var events: [Int] = []
         var poolBytes = 0
         var encoder = RemoteWriteEncoder()
+        // Rounds 15 s apart ending now: receivers that refuse old samples (Prometheus in agent mode) take them.
+        let now = WallClock.nowNanoseconds() / 1_000_000
         var round = 0
         while poolBytes < maxPoolBytes && round < 16 {
             for start in stride(from: 0, to: options.series, by: options.seriesPerRequest) {
@@ -60,7 +63,7 @@ public struct LoadProfile: Sendable {
                     }
                     let samples = (0..<options.samplesPerSeries).map { sample in
                         Sample(
-                            timestamp: 1_764_000_000_000 + Int64(round * 15_000 + sample * 1000),
+                            timestamp: now - 16 * 15_000 + Int64(round * 15_000 + sample * 1000),
                             value: Double(random.next() % 1_000_000) / 10)
                     }
                     batch.appendSeries(labels: labels, samples: samples)

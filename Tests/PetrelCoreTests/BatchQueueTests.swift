@@ -173,4 +173,14 @@ import Testing
         #expect(memory.bytes == 0, "a batch taken out of the queue no longer counts")
         #expect(output.trySend(large) != nil)
     }
+
+    @Test func aWaitThatOutlivesItsTimeoutEndsWithFalseAndALateAcknowledgementIsHarmless() async {
+        let wait = AcknowledgementWait()
+        let acknowledgement = wait.makeAcknowledgement()
+        #expect(await wait.wait(timeout: .milliseconds(300)) == false)
+        acknowledgement.acknowledge()
+        let acknowledgedFirst = AcknowledgementWait()
+        acknowledgedFirst.makeAcknowledgement().acknowledge()
+        #expect(await acknowledgedFirst.wait(timeout: .milliseconds(300)), "acknowledged before the wait began")
+    }
 }

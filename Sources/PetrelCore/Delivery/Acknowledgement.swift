@@ -53,7 +53,7 @@ public struct Acknowledgement: Sendable {
 public final class AcknowledgementWait: Sendable {
     private enum State {
         case pending
-        case waiting(CheckedContinuation<Bool, Never>, timer: Task<Void, Never>?)
+        case waiting(CheckedContinuation<Bool, Never>)
         case acknowledged
         case expired
     }
@@ -69,11 +69,11 @@ public final class AcknowledgementWait: Sendable {
     /// The acknowledgement whose last holder ends the wait.
     public func makeAcknowledgement() -> Acknowledgement {
         Acknowledgement { [self] in
-            let waiter = state.withLock { state -> (CheckedContinuation<Bool, Never>, Task<Void, Never>?)? in
+            let waiter = state.withLock { state -> CheckedContinuation<Bool, Never>? in
                 switch state {
-                case .waiting(let continuation, let timer):
+                case .waiting(let continuation):
                     state = .acknowledged
-                    return (continuation, timer)
+                    return continuation
                 case .pending:
                     state = .acknowledged
                     return nil
@@ -81,8 +81,9 @@ public final class AcknowledgementWait: Sendable {
                     return nil
                 }
             }
-            waiter?.1?.cancel()
-            waiter?.0.resume(returning: true)
+            guard let waiter else { return }
+            AcknowledgementDeadlines.shared.remove(self)
+            waiter.resume(returning: true)
         }
     }
 
@@ -90,32 +91,67 @@ public final class AcknowledgementWait: Sendable {
     /// buffered and delivered later).
     public func wait(timeout: Duration? = nil) async -> Bool {
         await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-            let timer = timeout.map { timeout in
-                Task { [self] in
-                    try? await Task.sleep(for: timeout)
-                    guard !Task.isCancelled else { return }
-                    expire()
-                }
-            }
             let acknowledged = state.withLock { state -> Bool in
                 if case .acknowledged = state { return true }
-                state = .waiting(continuation, timer: timer)
+                state = .waiting(continuation)
                 return false
             }
             if acknowledged {
-                timer?.cancel()
                 continuation.resume(returning: true)
+            } else if let timeout {
+                AcknowledgementDeadlines.shared.add(self, deadline: .now + timeout)
             }
         }
     }
 
-    private func expire() {
+    /// Ends a wait that is still waiting with false.
+    fileprivate func expire() {
         let waiter = state.withLock { state -> CheckedContinuation<Bool, Never>? in
-            guard case .waiting(let continuation, _) = state else { return nil }
+            guard case .waiting(let continuation) = state else { return nil }
             state = .expired
             return continuation
         }
         waiter?.resume(returning: false)
+    }
+}
+
+/// Expires the acknowledgement waits that outlive their timeout. One task sweeps for the whole process, four times a
+/// second, instead of a task and a timer per request: most batches are acknowledged within milliseconds, and a timer
+/// each would cost more than the wait.
+private final class AcknowledgementDeadlines: Sendable {
+    static let shared = AcknowledgementDeadlines()
+
+    private struct State {
+        var waits: [ObjectIdentifier: (deadline: ContinuousClock.Instant, wait: AcknowledgementWait)] = [:]
+        var sweeping = false
+    }
+
+    private let state = Mutex(State())
+
+    func add(_ wait: AcknowledgementWait, deadline: ContinuousClock.Instant) {
+        let startSweeping = state.withLock { state -> Bool in
+            state.waits[ObjectIdentifier(wait)] = (deadline, wait)
+            defer { state.sweeping = true }
+            return !state.sweeping
+        }
+        if startSweeping { Task.detached { await self.sweep() } }
+    }
+
+    func remove(_ wait: AcknowledgementWait) {
+        _ = state.withLock { $0.waits.removeValue(forKey: ObjectIdentifier(wait)) }
+    }
+
+    private func sweep() async {
+        while true {
+            try? await Task.sleep(for: .milliseconds(250))
+            let now = ContinuousClock.now
+            let expired = state.withLock { state -> [AcknowledgementWait] in
+                let due = state.waits.filter { $0.value.deadline <= now }
+                for key in due.keys { state.waits.removeValue(forKey: key) }
+                return due.values.map(\.wait)
+            }
+            for wait in expired { wait.expire() }
+        }
     }
 }
 
