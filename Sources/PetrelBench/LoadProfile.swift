@@ -171,22 +171,8 @@ public struct LoadProfile: Sendable {
     }
 }
 
-/// SplitMix64: small, fast, and the same sequence everywhere for a seed.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var mixed = state
-        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
-        return mixed ^ (mixed >> 31)
-    }
-
+extension SplitMix64 {
+    /// `count` lower-case hex digits.
     mutating func hex(_ count: Int) -> String {
         let digits = Array("0123456789abcdef".utf8)
         return String(decoding: (0..<count).map { _ in digits[Int(next() & 15)] }, as: UTF8.self)

@@ -56,22 +56,10 @@ extension MetricBatch {
     }
 }
 
-/// SplitMix64: small, fast, and the same sequence on every platform for a given seed.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
+/// The fixtures' generator: PetrelCore's SplitMix64, with the helpers the cluster model draws with.
+typealias SeededGenerator = SplitMix64
 
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var mixed = state
-        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
-        return mixed ^ (mixed >> 31)
-    }
-
+extension SplitMix64 {
     mutating func pick<T>(_ choices: [T]) -> T {
         choices[Int(next(upperBound: UInt64(choices.count)))]
     }
