@@ -39,6 +39,12 @@ func otlpBenchmarks() {
         }
     }
 
+    // The same, with the hand-written encoder the otlp sink's HTTP exporter uses.
+    var encoder = OTLPTraceEncoder()
+    Benchmark("OTLP traces: encode (hand-written)") { benchmark in
+        benchmark.measuringThreadCPU { blackHole(encoder.encode(fixture.decoded)) }
+    }
+
     var pipelineTag = Transforms.tag()
     Benchmark("OTLP pipeline: decode, convert, tag, convert, encode") { benchmark in
         benchmark.measuringThreadCPU {

@@ -31,9 +31,8 @@ public enum BufferRecordCodec {
             var encoder = RemoteWriteEncoder()
             encoder.appendV2(metrics, series: metrics.series.indices, to: &bytes)
         case .traces(let spans):
-            bytes = [format, Tag.traces.rawValue]
-            // Serializing a message of plain fields into memory cannot fail.
-            bytes += try! OTLPTraceConversion.request(from: spans).serializedBytes() as [UInt8]
+            var encoder = OTLPTraceEncoder()
+            bytes = [format, Tag.traces.rawValue] + encoder.encode(spans)
         case .logs(let logs):
             bytes = [format, Tag.logs.rawValue]
             bytes += try! logsRequest(logs).serializedBytes() as [UInt8]

@@ -27,7 +27,10 @@ final class OTLPHTTPExporter: OTLPExporter {
     func prepare(_ batch: OTLPBatch) throws -> Request {
         let encoded: [UInt8]
         switch batch {
-        case .traces(let spans): encoded = try OTLPTraceConversion.request(from: spans).serializedBytes()
+        case .traces(let spans):
+            // The hand-written encoder: the same bytes as swift-protobuf's, several times faster.
+            var encoder = OTLPTraceEncoder()
+            encoded = encoder.encode(spans)
         case .logs(let records): encoded = try OTLPLogConversion.request(from: records).serializedBytes()
         }
         let body = config.compression == .gzip ? Zlib.compress(encoded, format: .gzip) : encoded
