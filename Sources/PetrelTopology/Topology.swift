@@ -222,13 +222,17 @@ private struct ComponentTasks: Sendable {
         _ transform: any Transform, input: BatchQueue, output: Output, context: TransformContext
     ) async throws {
         var transform = transform
-        while let envelope = await input.next() {
+        while true {
+            guard let envelope = await input.next() else { return }
             context.telemetry.receivedEvents.increment(by: envelope.batch.eventCount)
             context.telemetry.receivedBytes.increment(by: envelope.bytes)
-            if let result = transform.process(envelope.batch, context) {
-                try await output.send(Envelope(result, acknowledgement: envelope.acknowledgement))
+            let acknowledgement = envelope.acknowledgement
+            // The envelope lets go of the batch, so a transform that changes it need not copy it first.
+            let batch = (consume envelope).batch
+            if let result = transform.process(consume batch, context) {
+                try await output.send(Envelope(result, acknowledgement: acknowledgement))
             } else {
-                envelope.acknowledgement.acknowledge()
+                acknowledgement.acknowledge()
             }
         }
     }

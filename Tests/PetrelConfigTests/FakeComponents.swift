@@ -16,7 +16,7 @@ struct FakeSource: Source {
 struct FakeTransform: Transform {
     var label: String?
 
-    mutating func process(_ batch: EventBatch, _ context: TransformContext) -> EventBatch? { batch }
+    mutating func process(_ batch: consuming EventBatch, _ context: TransformContext) -> EventBatch? { batch }
 }
 
 /// A sink that drops what it reads.

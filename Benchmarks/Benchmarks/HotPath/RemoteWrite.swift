@@ -24,7 +24,7 @@ func remoteWriteBenchmarks() {
         }
     }
 
-    // As the topology runs a transform: the batch comes in as an `EventBatch` the caller still holds.
+    // A batch the caller still holds (a fan-out to several readers): the transform's first writes copy its arrays.
     var relabel = Transforms.relabel()
     let relabelContext = Transforms.context("relabel", type: "relabel")
     let decodedEvent = EventBatch.metrics(fixture.decoded)
@@ -33,7 +33,7 @@ func remoteWriteBenchmarks() {
         benchmark.measuringThreadCPU { blackHole(relabel.process(decodedEvent, relabelContext)) }
     }
 
-    // The same rules on a batch nobody else holds, to show what the copy-on-write above costs.
+    // The same rules on a batch nobody else holds, as the topology hands a transform its batch.
     var rules = Transforms.relabelRulesInPlace()
     Benchmark("Relabel (10 rules, in place)") { benchmark in
         var batch = fixture.decoded.uniqueCopy()

@@ -17,7 +17,10 @@ public protocol Source: Sendable {
 /// Turns one batch into another, synchronously, on whole batches.
 public protocol Transform: Sendable {
     /// Returns the batch to send on, or `nil` when nothing is left of it.
-    mutating func process(_ batch: EventBatch, _ context: TransformContext) -> EventBatch?
+    ///
+    /// The batch is handed over (`consuming`): when nobody else holds it, a transform that changes it in place does
+    /// so without first copying its storage.
+    mutating func process(_ batch: consuming EventBatch, _ context: TransformContext) -> EventBatch?
 
     /// The signals it sends on, given those it receives and takes; the graph checks its readers against them.
     func emits(from received: SignalSet) -> SignalSet

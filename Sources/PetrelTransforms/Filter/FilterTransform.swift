@@ -17,8 +17,8 @@ public struct FilterTransform: Transform {
         return .transform(FilterTransform(condition: condition), accepts: .all)
     }
 
-    public mutating func process(_ batch: EventBatch, _ context: TransformContext) -> EventBatch? {
-        switch batch {
+    public mutating func process(_ batch: consuming EventBatch, _ context: TransformContext) -> EventBatch? {
+        switch consume batch {
         case .metrics(var metrics):
             metrics.retainSeries { metrics, series in
                 condition.evaluate { metrics.labelValue(series: series, name: $0).map(Condition.Value.text) }

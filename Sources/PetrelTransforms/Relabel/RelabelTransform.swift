@@ -31,9 +31,13 @@ public struct RelabelTransform: Transform {
         }
     }
 
-    public mutating func process(_ batch: EventBatch, _ context: TransformContext) -> EventBatch? {
-        guard case .metrics(var metrics) = batch else { return batch }
-        rules.process(&metrics)
-        return metrics.series.isEmpty ? nil : .metrics(metrics)
+    public mutating func process(_ batch: consuming EventBatch, _ context: TransformContext) -> EventBatch? {
+        switch consume batch {
+        case .metrics(var metrics):
+            rules.process(&metrics)
+            return metrics.series.isEmpty ? nil : .metrics(metrics)
+        case let other:
+            return other
+        }
     }
 }

@@ -60,12 +60,16 @@ public struct SampleTransform: Transform {
         Self.randomness(of: traceID) >= threshold
     }
 
-    public mutating func process(_ batch: EventBatch, _ context: TransformContext) -> EventBatch? {
-        guard case .traces(var traces) = batch else { return batch }
-        let keepErrors = config.alwaysKeepErrors
-        traces.retainSpans { _, span in
-            keeps(span.traceID) || (keepErrors && span.status.code == .error)
+    public mutating func process(_ batch: consuming EventBatch, _ context: TransformContext) -> EventBatch? {
+        switch consume batch {
+        case .traces(var traces):
+            let keepErrors = config.alwaysKeepErrors
+            traces.retainSpans { _, span in
+                keeps(span.traceID) || (keepErrors && span.status.code == .error)
+            }
+            return traces.resourceSpans.isEmpty ? nil : .traces(traces)
+        case let other:
+            return other
         }
-        return traces.resourceSpans.isEmpty ? nil : .traces(traces)
     }
 }

@@ -51,7 +51,7 @@ public struct SpanMetricsTransform: Transform {
     /// Distinct label sets counted so far.
     public var seriesCount: Int { aggregator.seriesCount }
 
-    public mutating func process(_ batch: EventBatch, _ context: TransformContext) -> EventBatch? {
+    public mutating func process(_ batch: consuming EventBatch, _ context: TransformContext) -> EventBatch? {
         // The graph only sends it traces (it accepts nothing else), and it emits nothing but metrics.
         guard case .traces(let traces) = batch else { return nil }
         var overLimit = 0

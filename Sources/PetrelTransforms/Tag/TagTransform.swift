@@ -23,8 +23,8 @@ public struct TagTransform: Transform {
         .transform(TagTransform(config: TagTransformConfig(from: reader)), accepts: .all)
     }
 
-    public mutating func process(_ batch: EventBatch, _ context: TransformContext) -> EventBatch? {
-        switch batch {
+    public mutating func process(_ batch: consuming EventBatch, _ context: TransformContext) -> EventBatch? {
+        switch consume batch {
         case .metrics(var metrics):
             tag(&metrics)
             return .metrics(metrics)
