@@ -29,24 +29,51 @@ final class RunningOTLPSource: Sendable {
     let task: Task<Void, any Error>
 
     init(config: OTLPSourceConfig = OTLPSourceConfig(), queueCapacity: Int = 16) async throws {
-        var config = config
-        grpcPort = freePort()
-        httpPort = freePort()
-        config.grpcAddress = HostPort(host: "127.0.0.1", port: grpcPort)
-        config.httpAddress = HostPort(host: "127.0.0.1", port: httpPort)
         queue = BatchQueue(capacity: queueCapacity, producers: 1)
         telemetry = componentTestTelemetry(id: "otlp", type: "otlp", kind: .source)
+        let output = Output(edges: [.init(queue: queue, accepts: .all)], telemetry: telemetry)
+        (grpcPort, httpPort, task) = try await Self.start(
+            config, output: output, telemetry: telemetry, shutdown: shutdown)
+    }
+
+    /// What one start attempt saw: the source marked itself ready, or its run failed (with why).
+    private final class Start: Sendable {
         let ready = Atomic<Bool>(false)
-        let context = SourceContext(
-            id: "otlp", output: Output(edges: [.init(queue: queue, accepts: .all)], telemetry: telemetry),
-            telemetry: telemetry, logger: Logger(label: "test"), shutdown: shutdown,
-            onReady: { ready.store(true, ordering: .relaxed) })
-        let source = OTLPSource(config: config)
-        task = Task { try await source.run(context) }
-        guard await componentEventually({ ready.load(ordering: .relaxed) }) else {
+        let failure = Mutex<String?>(nil)
+    }
+
+    /// Starts the source on free ports. A port `freePort()` picked can be taken by a test running in parallel before
+    /// the source binds it; the source then fails at once, and it is started again on other ports.
+    private static func start(
+        _ config: OTLPSourceConfig, output: Output, telemetry: ComponentTelemetry, shutdown: ShutdownSignal
+    ) async throws -> (grpc: Int, http: Int, task: Task<Void, any Error>) {
+        var problem = "it did not become ready"
+        for _ in 0..<3 {
+            var config = config
+            let (grpc, http) = (freePort(), freePort())
+            config.grpcAddress = HostPort(host: "127.0.0.1", port: grpc)
+            config.httpAddress = HostPort(host: "127.0.0.1", port: http)
+            let start = Start()
+            let context = SourceContext(
+                id: "otlp", output: output, telemetry: telemetry, logger: Logger(label: "test"), shutdown: shutdown,
+                onReady: { start.ready.store(true, ordering: .relaxed) })
+            let source = OTLPSource(config: config)
+            let task = Task {
+                do {
+                    try await source.run(context)
+                } catch {
+                    start.failure.withLock { $0 = "\(error)" }
+                    throw error
+                }
+            }
+            _ = await componentEventually {
+                start.ready.load(ordering: .relaxed) || start.failure.withLock { $0 != nil }
+            }
+            if start.ready.load(ordering: .relaxed) { return (grpc, http, task) }
             task.cancel()
-            throw TestSupportError("the otlp source did not start")
+            problem = start.failure.withLock { $0 } ?? problem
         }
+        throw TestSupportError("the otlp source did not start: \(problem)")
     }
 
     /// POSTs an OTLP/HTTP request.

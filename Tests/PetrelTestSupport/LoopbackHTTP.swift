@@ -1,4 +1,5 @@
 import Dispatch
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -83,20 +84,41 @@ public func httpGet(port: Int, path: String) async -> (status: Int, body: String
     await httpRequest(port: port, path: path).map { ($0.status, $0.text) }
 }
 
-/// A TCP port that was free a moment ago on 127.0.0.1.
+/// A TCP port that was free a moment ago on 127.0.0.1, for a server a test starts.
+///
+/// Ports come from below the kernel's ephemeral range (32768 and up), where outgoing connections take their local
+/// ports: a port from `bind(0)` could be taken by any test's client connection before the server binds it. Within
+/// the process each port is handed out once, from a random start, and only if it can be bound now.
 public func freePort() -> Int {
+    while true {
+        let port = nextPortCandidate()
+        if canBind(port) { return port }
+    }
+}
+
+private let portCandidates = Mutex<Int>(Int.random(in: 0..<12_000))
+
+/// Ports 20000 to 31999, in turn.
+private func nextPortCandidate() -> Int {
+    portCandidates.withLock { next in
+        defer { next = (next + 1) % 12_000 }
+        return 20_000 + next
+    }
+}
+
+private func canBind(_ port: Int) -> Bool {
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard descriptor >= 0 else { return false }
     defer { close(descriptor) }
+    var reuse: Int32 = 1
+    setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = 0
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-            bind(descriptor, pointer, length)
-            return getsockname(descriptor, pointer, &length)
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
         }
     }
-    return Int(UInt16(bigEndian: address.sin_port))
 }

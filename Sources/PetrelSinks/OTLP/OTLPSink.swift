@@ -59,54 +59,17 @@ public struct OTLPSink: Sink {
         defer { requests.producerFinished() }
         var batcher = OTLPBatcher(maxEvents: config.maxEvents, maxBytes: config.maxBytes, maxAge: config.maxAge)
         while true {
-            switch await Self.pull(input, deadline: batcher.deadline) {
+            switch await input.next(until: batcher.deadline) {
             case .ended:
                 for request in batcher.flush() { try await requests.send(request) }
                 return
             case .timedOut:
                 for request in batcher.flushExpired() { try await requests.send(request) }
-            case .batch(let envelope):
+            case .element(let envelope):
                 for request in batcher.add(envelope.batch, acknowledgement: envelope.acknowledgement) {
                     try await requests.send(request)
                 }
             }
-        }
-    }
-
-    private enum Pulled {
-        case batch(Envelope)
-        case ended
-        case timedOut
-    }
-
-    /// The next input batch, waiting at most until `deadline` when one is given.
-    private static func pull(_ input: SinkInput, deadline: ContinuousClock.Instant?) async -> Pulled {
-        guard let deadline else { return await input.next().map(Pulled.batch) ?? .ended }
-        return await withTaskGroup(of: Pulled?.self) { group in
-            group.addTask {
-                let batch = await input.next()
-                if batch == nil && Task.isCancelled { return nil }
-                return batch.map(Pulled.batch) ?? .ended
-            }
-            group.addTask {
-                try? await Task.sleep(until: deadline)
-                return .timedOut
-            }
-            var result: Pulled = .timedOut
-            var first = true
-            while let next = await group.next() {
-                if first {
-                    group.cancelAll()
-                    first = false
-                }
-                // A batch that arrived as the deadline passed is kept, never dropped.
-                if case .batch? = next {
-                    result = next!
-                } else if case .ended? = next, case .timedOut = result {
-                    result = .ended
-                }
-            }
-            return result
         }
     }
 

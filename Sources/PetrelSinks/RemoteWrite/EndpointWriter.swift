@@ -71,13 +71,13 @@ final class EndpointWriter: Sendable {
                 // batch's memory goes as soon as it is encoded.
                 var batcher = RequestBatcher(config: self.config, keepBatches: router.canReroute)
                 while true {
-                    switch await self.pull(deadline: batcher.deadline) {
+                    switch await self.queue.next(until: batcher.deadline) {
                     case .ended:
                         if let request = batcher.flush() { try await requests.send(request) }
                         return
                     case .timedOut:
                         if let request = batcher.flush() { try await requests.send(request) }
-                    case .batch(let batch):
+                    case .element(let batch):
                         for request in batcher.add(batch) { try await requests.send(request) }
                     }
                 }
@@ -90,43 +90,6 @@ final class EndpointWriter: Sendable {
                 }
             }
             try await group.waitForAll()
-        }
-    }
-
-    private enum Pulled {
-        case batch(RoutedBatch)
-        case ended
-        case timedOut
-    }
-
-    /// The next queued batch, waiting at most until `deadline` when one is given.
-    private func pull(deadline: ContinuousClock.Instant?) async -> Pulled {
-        guard let deadline else { return await queue.next().map(Pulled.batch) ?? .ended }
-        return await withTaskGroup(of: Pulled?.self) { group in
-            group.addTask {
-                let batch = await self.queue.next()
-                if batch == nil && Task.isCancelled { return nil }
-                return batch.map(Pulled.batch) ?? .ended
-            }
-            group.addTask {
-                try? await Task.sleep(until: deadline)
-                return .timedOut
-            }
-            var result: Pulled = .timedOut
-            var first = true
-            while let next = await group.next() {
-                if first {
-                    group.cancelAll()
-                    first = false
-                }
-                // A batch that arrived as the deadline passed is kept, never dropped.
-                if case .batch? = next {
-                    result = next!
-                } else if case .ended? = next, case .timedOut = result {
-                    result = .ended
-                }
-            }
-            return result
         }
     }
 
