@@ -105,28 +105,39 @@ final class DiskBufferStage: Sendable {
     /// Writes a group, acknowledging each batch once on disk (or dropped, with `when_full: drop_newest`).
     private func write(_ group: [Envelope]) async {
         let records = group.map { BufferRecordCodec.encode($0.batch) }
-        if await append(records, events: group.reduce(0) { $0 + $1.batch.eventCount }) {
+        switch await append(records, events: group.reduce(0) { $0 + $1.batch.eventCount }) {
+        case .done:
             for envelope in group { envelope.acknowledgement.acknowledge() }
+        case .tooMany:
+            // The group did not fit: one record at a time, so that each meets the policy on its own.
+            for (envelope, record) in zip(group, records) {
+                guard await append([record], events: envelope.batch.eventCount, single: true) == .done else { return }
+                envelope.acknowledgement.acknowledge()
+            }
+        case .stopped:
             return
-        }
-        // The group did not fit: one record at a time, so that each meets the policy on its own.
-        for (envelope, record) in zip(group, records) {
-            _ = await append([record], events: envelope.batch.eventCount, single: true)
-            envelope.acknowledgement.acknowledge()
         }
     }
 
-    /// Appends records; with `block`, waits for room. Returns false when a group of several did not fit (the caller
-    /// retries record by record); a single record that cannot be written is dropped and counted.
-    private func append(_ records: [[UInt8]], events: Int, single: Bool = false) async -> Bool {
+    private enum Appended {
+        /// Written, or dropped and counted as the policy says: done with either way.
+        case done
+        /// A group of several did not fit; the caller tries record by record.
+        case tooMany
+        /// Cancelled (the shutdown deadline passed) or closed while waiting: not written, so not acknowledged.
+        case stopped
+    }
+
+    /// Appends records; with `block`, waits for room.
+    private func append(_ records: [[UInt8]], events: Int, single: Bool = false) async -> Appended {
         let bytes = records.reduce(0) { $0 + $1.count }
-        while true {
+        while !Task.isCancelled {
             do {
                 try await buffer.append(records)
                 input.refuseReservations(false)
-                return true
+                return .done
             } catch .full {
-                if !single && records.count > 1 { return false }
+                if !single && records.count > 1 { return .tooMany }
                 switch settings.whenFull {
                 case .block:
                     // Push sources answer 429 at once while the buffer is full, rather than queueing behind it.
@@ -134,21 +145,24 @@ final class DiskBufferStage: Sendable {
                     await buffer.waitForSpace(for: records)
                 case .dropNewest:
                     telemetry.discarded(events, reason: "buffer_full")
-                    return true
+                    return .done
                 }
             } catch .tooLarge {
-                if !single && records.count > 1 { return false }
+                if !single && records.count > 1 { return .tooMany }
                 telemetry.discarded(events, reason: "larger_than_buffer")
                 logger.error(
                     "a batch is larger than the disk buffer's max_size; dropping it",
                     metadata: ["bytes": "\(bytes)", "max_size": "\(settings.maxSize)"])
-                return true
+                return .done
+            } catch .closed {
+                return .stopped
             } catch {
                 telemetry.error(.sending)
                 logger.error("disk buffer write failed; retrying", metadata: ["error": "\(error)"])
                 try? await Task.sleep(for: .seconds(1))
             }
         }
+        return .stopped
     }
 
     /// `petrel_buffer_*`: what the buffer holds and has done, per sink.

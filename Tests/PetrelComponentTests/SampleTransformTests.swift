@@ -53,7 +53,7 @@ import Testing
 
     /// Trace ids from a seeded generator: random as W3C level 2 wants them, the same in every run.
     private func traceIDs(_ count: Int, seed: UInt64) -> [TraceID] {
-        var generator = SeededGenerator(seed: seed)
+        var generator = SplitMix64(seed: seed)
         return (0..<count).map { _ in TraceID(high: generator.next(), low: generator.next()) }
     }
 
@@ -232,7 +232,7 @@ import Testing
 
     @Test func decisionUsesOnlyTheLow56Bits() {
         let transform = SampleTransform(config: SampleTransformConfig(rate: 50))
-        var generator = SeededGenerator(seed: 13)
+        var generator = SplitMix64(seed: 13)
         for trace in traceIDs(5000, seed: 14) {
             let topByte = UInt64(UInt8.random(in: 0...255, using: &generator)) << 56
             let other = TraceID(high: generator.next(), low: (trace.low & 0x00FF_FFFF_FFFF_FFFF) | topByte)
@@ -277,20 +277,5 @@ import Testing
         let spans = traceIDs(1000, seed: 15).enumerated().map { span($1, UInt64($0)) }
         _ = transform.process(.traces(batch(spans)), context)
         #expect(!telemetry.registry.render().contains("petrel_component_discarded_events_total"))
-    }
-}
-
-/// SplitMix64: a small seeded generator, so random trace ids are the same in every run.
-private struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -249,7 +249,7 @@ import Testing
 
     @Test func callsPerKeyMatchTheSpansSent() throws {
         var transform = try transform()
-        var generator = SeededGenerator(seed: 5)
+        var generator = SplitMix64(seed: 5)
         let services = ["api", "db", "web"]
         let names = ["GET /orders", "POST /orders", "SELECT"]
         let kinds: [(SpanKind, String)] = [
@@ -535,20 +535,5 @@ private struct LogCaptureHandler: LogHandler {
 
     func log(event: LogEvent) {
         capture.messages.withLock { $0.append((event.level, event.message.description)) }
-    }
-}
-
-/// SplitMix64: a small seeded generator, so random spans are the same in every run.
-private struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
