@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
         .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         .systemLibrary(name: "CSnappy", pkgConfig: "snappy", providers: [.apt(["libsnappy-dev"])]),
@@ -52,10 +53,23 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
+        // The one HTTP layer: the server of push sources and the API, the client of sinks and `petrel bench`,
+        // TLS and mutual TLS with certificates re-read from disk, and source authentication.
+        .target(
+            name: "PetrelNet",
+            dependencies: [
+                "PetrelCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "PetrelSources",
             dependencies: [
-                "PetrelCore", "PetrelCodecs",
+                "PetrelCore", "PetrelCodecs", "PetrelNet",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -73,7 +87,7 @@ let package = Package(
         .target(
             name: "PetrelSinks",
             dependencies: [
-                "PetrelCore", "PetrelCodecs",
+                "PetrelCore", "PetrelCodecs", "PetrelNet",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -94,7 +108,7 @@ let package = Package(
         .target(
             name: "PetrelTopology",
             dependencies: [
-                "PetrelCore", "PetrelConfig", "PetrelCodecs", "PetrelBuffers",
+                "PetrelCore", "PetrelConfig", "PetrelCodecs", "PetrelBuffers", "PetrelNet",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -106,7 +120,7 @@ let package = Package(
         .target(
             name: "PetrelBench",
             dependencies: [
-                "PetrelCore", "PetrelCodecs", "PetrelSinks",
+                "PetrelCore", "PetrelCodecs", "PetrelNet",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
@@ -116,7 +130,7 @@ let package = Package(
         .executableTarget(
             name: "petrel",
             dependencies: [
-                "PetrelCore", "PetrelConfig", "PetrelTopology", "PetrelBench", "PetrelSinks",
+                "PetrelCore", "PetrelConfig", "PetrelTopology", "PetrelBench", "PetrelNet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -129,7 +143,8 @@ let package = Package(
         .testTarget(
             name: "PetrelComponentTests",
             dependencies: [
-                "PetrelSources", "PetrelTransforms", "PetrelSinks", "PetrelTestSupport", "OTLPProtos", "OTLPServices",
+                "PetrelSources", "PetrelTransforms", "PetrelSinks", "PetrelNet", "PetrelTestSupport", "OTLPProtos",
+                "OTLPServices",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
@@ -149,7 +164,8 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "PetrelTopology", "PetrelConfig", "PetrelCodecs", "PetrelSinks", "PetrelTestSupport", "PetrelBench",
+                "PetrelTopology", "PetrelConfig", "PetrelCodecs", "PetrelSinks", "PetrelNet", "PetrelTestSupport",
+                "PetrelBench",
             ],
             // Python scripts the tests run with the OpenTelemetry SDK; not Swift sources.
             exclude: ["otel"]

@@ -1,6 +1,6 @@
 import Histogram
 import NIOCore
-import PetrelSinks
+import PetrelNet
 import Synchronization
 
 /// Sends a `LoadProfile` to an endpoint over `connections` keep-alive connections, as fast as it answers or at a fixed

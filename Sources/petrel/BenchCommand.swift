@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import Histogram
 import PetrelBench
-import PetrelSinks
+import PetrelNet
 
 /// `petrel bench`: a load generator for Petrel and its peers (vmagent, the Collector): remote-write, OTLP spans or
 /// OTLP logs, as fast as the target accepts or at a fixed rate, with a summary of what it accepted and how fast.

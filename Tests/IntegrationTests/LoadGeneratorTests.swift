@@ -3,6 +3,7 @@ import NIOCore
 import PetrelBench
 import PetrelCodecs
 import PetrelCore
+import PetrelNet
 import PetrelSinks
 import Testing
 

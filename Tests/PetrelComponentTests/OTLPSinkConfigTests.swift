@@ -1,4 +1,5 @@
 import PetrelCore
+import PetrelNet
 import Testing
 
 @testable import PetrelSinks

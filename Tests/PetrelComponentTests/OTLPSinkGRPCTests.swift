@@ -5,6 +5,7 @@ import OTLPProtos
 import OTLPServices
 import PetrelCodecs
 import PetrelCore
+import PetrelNet
 import PetrelTestSupport
 import Synchronization
 import Testing

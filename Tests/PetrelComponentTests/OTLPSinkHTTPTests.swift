@@ -3,6 +3,7 @@ import NIOHTTP1
 import OTLPProtos
 import PetrelCodecs
 import PetrelCore
+import PetrelNet
 import PetrelSinks
 import PetrelSources
 import PetrelTestSupport

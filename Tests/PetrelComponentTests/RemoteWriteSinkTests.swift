@@ -2,6 +2,7 @@ import Logging
 import NIOHTTP1
 import PetrelCodecs
 import PetrelCore
+import PetrelNet
 import PetrelSinks
 import PetrelSources
 import PetrelTestSupport

@@ -1,4 +1,5 @@
 import PetrelCore
+import PetrelNet
 
 /// How one export attempt ended, which is all the sink's retry loop needs to know.
 enum OTLPExportOutcome: Sendable, Equatable {

@@ -4,6 +4,7 @@ import NIOHTTP1
 import OTLPProtos
 import PetrelCodecs
 import PetrelCore
+import PetrelNet
 import SwiftProtobuf
 
 /// OTLP/HTTP: binary protobuf POSTed to `/v1/traces` and `/v1/logs`, gzipped when configured.

@@ -1,4 +1,5 @@
 import PetrelCore
+import PetrelNet
 
 /// Settings of the `otlp` sink.
 public struct OTLPSinkConfig: Sendable {

@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import PetrelCodecs
 import PetrelCore
+import PetrelNet
 import Synchronization
 
 /// Batches, encodes, compresses and sends the series routed to one endpoint, retrying failures.

@@ -1,6 +1,7 @@
 import NIOHTTP1
 import PetrelCodecs
 import PetrelCore
+import PetrelNet
 
 /// Ships metric batches to remote-write receivers (VictoriaMetrics, Prometheus, vmagent...).
 ///

@@ -1,4 +1,5 @@
 import PetrelCore
+import PetrelNet
 
 /// Settings of the `prometheus_remote_write` sink.
 public struct RemoteWriteSinkConfig: Sendable {

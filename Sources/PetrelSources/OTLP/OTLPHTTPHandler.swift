@@ -2,6 +2,7 @@ import NIOCore
 import NIOHTTP1
 import PetrelCodecs
 import PetrelCore
+import PetrelNet
 
 /// Answers one OTLP/HTTP request: `POST /v1/traces`, `/v1/metrics` or `/v1/logs`, protobuf or JSON, plain or gzip.
 ///

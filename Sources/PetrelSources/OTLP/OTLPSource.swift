@@ -2,6 +2,7 @@ import GRPCCore
 import GRPCNIOTransportHTTP2
 import NIOCore
 import PetrelCore
+import PetrelNet
 import Synchronization
 
 /// Receives OpenTelemetry traces, metrics and logs over OTLP/gRPC and OTLP/HTTP (protobuf or JSON, plain or gzip),

@@ -2,6 +2,7 @@ import NIOCore
 import NIOHTTP1
 import PetrelCodecs
 import PetrelCore
+import PetrelNet
 
 /// Receives Prometheus remote-write 1.0 and 2.0 pushes and emits each request as one metric batch.
 ///
