@@ -58,7 +58,7 @@ let package = Package(
         .target(
             name: "PetrelNet",
             dependencies: [
-                "PetrelCore",
+                "PetrelCore", "PetrelCodecs",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -101,7 +101,7 @@ let package = Package(
         .target(
             name: "PetrelConfig",
             dependencies: [
-                "PetrelCore", "PetrelSources", "PetrelTransforms", "PetrelSinks",
+                "PetrelCore", "PetrelSources", "PetrelTransforms", "PetrelSinks", "PetrelNet",
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
@@ -152,6 +152,10 @@ let package = Package(
             ]
         ),
         .testTarget(name: "PetrelConfigTests", dependencies: ["PetrelConfig"]),
+        .testTarget(
+            name: "PetrelNetTests",
+            dependencies: ["PetrelNet", "PetrelTestSupport", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(name: "PetrelBuffersTests", dependencies: ["PetrelBuffers"]),
         .target(name: "PetrelTestSupport", path: "Tests/PetrelTestSupport"),
         .testTarget(

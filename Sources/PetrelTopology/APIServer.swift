@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import PetrelCore
+import PetrelNet
 import ServiceLifecycle
 import Synchronization
 
@@ -13,11 +14,16 @@ public final class APIServer: Service {
     private let telemetry: TelemetryRegistry
     private let readiness: Readiness
     private let logger: Logger
+    private let security: ListenerSecurity
     private let bound = Mutex<(port: Int?, waiters: [CheckedContinuation<Int, Never>])>((nil, []))
 
-    public init(host: String, port: Int, telemetry: TelemetryRegistry, readiness: Readiness, logger: Logger) {
+    public init(
+        host: String, port: Int, security: ListenerSecurity = ListenerSecurity(), telemetry: TelemetryRegistry,
+        readiness: Readiness, logger: Logger
+    ) {
         self.host = host
         self.port = port
+        self.security = security
         self.telemetry = telemetry
         self.readiness = readiness
         self.logger = logger
@@ -37,12 +43,20 @@ public final class APIServer: Service {
     public func run() async throws {
         let telemetry = self.telemetry
         let readiness = self.readiness
+        let tls = try security.makeTLS(applicationProtocols: ["http/1.1"], logger: logger)
+        let authenticator = security.makeAuthenticator(logger: logger)
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 64)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(tls.makeServerHandler()) }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    if let authenticator {
+                        // Probes carry no credentials, and health says nothing worth hiding.
+                        try channel.pipeline.syncOperations.addHandler(
+                            HTTPAuthHandler(authenticator: authenticator, openPaths: ["/health", "/ready"]))
+                    }
                     try channel.pipeline.syncOperations.addHandler(
                         APIHandler(telemetry: telemetry, readiness: readiness))
                 }

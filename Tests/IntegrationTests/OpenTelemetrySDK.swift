@@ -18,7 +18,9 @@ enum OpenTelemetrySDK {
     }
 
     /// Runs one of the scripts in `otel/` and returns its standard output lines.
-    static func run(_ script: String, _ arguments: [String]) async throws -> [String] {
+    static func run(_ script: String, _ arguments: [String], environment: [String: String] = [:]) async throws
+        -> [String]
+    {
         guard FileManager.default.isExecutableFile(atPath: python.path) else {
             throw TestSupportError("no OpenTelemetry SDK venv at \(python.path); `make test-deps` creates it")
         }
@@ -30,6 +32,7 @@ enum OpenTelemetrySDK {
         let errors = Pipe()
         process.standardOutput = output
         process.standardError = errors
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         try process.run()
         let (text, problems) = await offload {
             let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
@@ -81,8 +84,10 @@ enum OpenTelemetrySDK {
         }
     }
 
-    static func exportSpans(protocol transport: String, endpoint: String, traces: Int) async throws -> [SentSpan] {
-        try await run("export_spans.py", [transport, endpoint, String(traces)]).map {
+    static func exportSpans(
+        protocol transport: String, endpoint: String, traces: Int, environment: [String: String] = [:]
+    ) async throws -> [SentSpan] {
+        try await run("export_spans.py", [transport, endpoint, String(traces)], environment: environment).map {
             try JSONDecoder().decode(SentSpan.self, from: Data($0.utf8))
         }
     }

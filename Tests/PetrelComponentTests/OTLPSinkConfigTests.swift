@@ -80,8 +80,17 @@ import Testing
     @Test func endpointProblemsAreReported() {
         let withPath = build(componentConfig(["endpoint": "http://tempo:4317/v1/traces"])).errors
         #expect(withPath.first?.contains("sinks.tempo.endpoint: a gRPC endpoint is a host and port") == true)
-        let tls = build(componentConfig(["endpoint": "https://tempo:4317"])).errors
-        #expect(tls.first?.contains("sinks.tempo.endpoint: invalid URL \"https://tempo:4317\"") == true)
+        let tls = build(componentConfig(["endpoint": "https://tempo:4317", "tls": ["ca_file": "/nonexistent/ca.crt"]]))
+            .errors
+        #expect(
+            tls.first?.contains("sinks.tempo.tls.ca_file: cannot read PEM certificates from /nonexistent/ca.crt")
+                == true)
+        let half = build(componentConfig(["endpoint": "https://tempo:4317", "tls": ["crt_file": "/tmp/client.crt"]]))
+            .errors
+        #expect(
+            half == [
+                "petrel.yaml: sinks.tempo.tls.key_file: crt_file and key_file go together: a client certificate needs its key"
+            ])
         let backoff = build(
             componentConfig([
                 "endpoint": "http://tempo:4317", "retry": ["initial_backoff": "10s", "max_backoff": "1s"],

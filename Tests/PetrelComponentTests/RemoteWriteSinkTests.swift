@@ -148,7 +148,7 @@ import Testing
         #expect(
             outcome.errors.sorted() == [
                 "petrel.yaml: sinks.vm.batch.max_samples: must be between 1 and 10000000, found 0",
-                "petrel.yaml: sinks.vm.endpoints[0]: invalid URL \"ftp://x/y\": unsupported scheme \"ftp\"; only http is supported for now",
+                "petrel.yaml: sinks.vm.endpoints[0]: invalid URL \"ftp://x/y\": unsupported scheme \"ftp\"; expected http or https",
                 "petrel.yaml: sinks.vm.mode: expected one of shard, replicate, found \"spread\"",
                 "petrel.yaml: sinks.vm.protocol: expected one of v1, v2, found \"v3\"",
             ])

@@ -4,6 +4,8 @@ import Foundation
 public final class VictoriaMetrics: @unchecked Sendable {
     public let port: Int
     public let dataDirectory: URL
+    /// Served over HTTPS with this certificate and key, checked by clients against `ca`.
+    public let tls: (certificate: String, key: String, ca: String)?
     private var process: Process?
 
     /// One exported series: its labels and its raw samples, as `/api/v1/export` gives them.
@@ -13,14 +15,22 @@ public final class VictoriaMetrics: @unchecked Sendable {
         public var timestamps: [Int64]
     }
 
-    public init(port: Int = freePort(), dataDirectory: URL? = nil) {
+    public init(
+        port: Int = freePort(), dataDirectory: URL? = nil, tls: (certificate: String, key: String, ca: String)? = nil
+    ) {
         self.port = port
+        self.tls = tls
         self.dataDirectory =
             dataDirectory
             ?? FileManager.default.temporaryDirectory.appendingPathComponent("petrel-vm-\(UUID().uuidString)")
     }
 
-    public var writeURL: String { "http://127.0.0.1:\(port)/api/v1/write" }
+    public var writeURL: String { "\(tls == nil ? "http" : "https")://127.0.0.1:\(port)/api/v1/write" }
+
+    private func get(_ path: String) async -> LoopbackResponse? {
+        guard let tls else { return await httpRequest(port: port, path: path) }
+        return await curlGet("https://127.0.0.1:\(port)\(path)", caFile: tls.ca)
+    }
 
     /// Starts the server and waits until it answers `/health`.
     public func start() async throws {
@@ -32,12 +42,13 @@ public final class VictoriaMetrics: @unchecked Sendable {
             "-search.latencyOffset=0s", "-retentionPeriod=100y", "-loggerLevel=ERROR",
             "-search.disableCache",
         ]
+        if let tls { process.arguments! += ["-tls", "-tlsCertFile=\(tls.certificate)", "-tlsKeyFile=\(tls.key)"] }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
         self.process = process
         for _ in 0..<200 {
-            if await httpGet(port: port, path: "/health")?.status == 200 { return }
+            if await get("/health")?.status == 200 { return }
             try await Task.sleep(for: .milliseconds(50))
         }
         throw TestSupportError("victoria-metrics did not become healthy on port \(port)")
@@ -53,14 +64,14 @@ public final class VictoriaMetrics: @unchecked Sendable {
 
     /// Makes everything written so far searchable.
     public func flush() async {
-        _ = await httpGet(port: port, path: "/internal/force_flush")
+        _ = await get("/internal/force_flush")
     }
 
     /// Every series matching `selector` with its raw samples, sorted by labels.
     public func export(_ selector: String) async throws -> [ExportedSeries] {
         await flush()
         let query = selector.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? selector
-        guard let response = await httpRequest(port: port, path: "/api/v1/export?match[]=\(query)"),
+        guard let response = await get("/api/v1/export?match[]=\(query)"),
             response.status == 200
         else { throw TestSupportError("export from victoria-metrics failed") }
         var series: [ExportedSeries] = []

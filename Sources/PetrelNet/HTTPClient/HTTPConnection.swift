@@ -33,12 +33,18 @@ final class HTTPConnection: Sendable {
 
     var isActive: Bool { channel.isActive }
 
-    static func connect(to endpoint: HTTPEndpoint, timeout: Duration) async throws -> HTTPConnection {
+    /// Connects, with TLS when `tls` is given (`serverName` for SNI and the certificate check).
+    static func connect(
+        to endpoint: HTTPEndpoint, tls: ReloadingTLSContext?, serverName: String, timeout: Duration
+    ) async throws -> HTTPConnection {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(TimeAmount(timeout))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(tls.makeClientHandler(serverName: serverName))
+                    }
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
                     try channel.pipeline.syncOperations.addHandler(ResponseHandler())
                 }

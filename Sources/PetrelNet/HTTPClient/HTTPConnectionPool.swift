@@ -7,10 +7,17 @@ public final class HTTPConnectionPool: Sendable {
     public let endpoint: HTTPEndpoint
     private let idle = Mutex<[HTTPConnection]>([])
     private let maxIdle: Int
+    private let tls: ReloadingTLSContext?
+    private let serverName: String
 
-    public init(endpoint: HTTPEndpoint, maxIdle: Int) {
+    /// `tls` is required for an `https://` endpoint and ignored for `http://`; `serverName` replaces the endpoint's
+    /// host in SNI and the certificate check.
+    public init(endpoint: HTTPEndpoint, maxIdle: Int, tls: ReloadingTLSContext? = nil, serverName: String? = nil) {
+        precondition(!endpoint.usesTLS || tls != nil, "an https endpoint needs a TLS context")
         self.endpoint = endpoint
         self.maxIdle = maxIdle
+        self.tls = endpoint.usesTLS ? tls : nil
+        self.serverName = serverName ?? endpoint.host
     }
 
     /// POSTs `body` to the endpoint's target and returns the response, whatever its status.
@@ -29,7 +36,8 @@ public final class HTTPConnectionPool: Sendable {
                 // Fall through to a fresh connection.
             }
         }
-        let connection = try await HTTPConnection.connect(to: endpoint, timeout: timeout)
+        let connection = try await HTTPConnection.connect(
+            to: endpoint, tls: tls, serverName: serverName, timeout: timeout)
         return try await send(head, body: body, timeout: timeout, on: connection)
     }
 

@@ -1,25 +1,28 @@
-/// An `http://host:port/path` URL a sink sends to, parsed once at configuration time.
+/// An `http://` or `https://host:port/path` URL a sink sends to, parsed once at configuration time.
 public struct HTTPEndpoint: Sendable, Hashable, CustomStringConvertible {
     public var host: String
     public var port: Int
     /// Path and query, e.g. `/api/v1/write`.
     public var target: String
+    /// `https://`: the connection speaks TLS.
+    public var usesTLS: Bool
 
-    public init(host: String, port: Int, target: String) {
+    public init(host: String, port: Int, target: String, usesTLS: Bool = false) {
         self.host = host
         self.port = port
         self.target = target
+        self.usesTLS = usesTLS
     }
 
     public var description: String {
         let host = self.host.contains(":") ? "[\(self.host)]" : self.host
-        return "http://\(host):\(port)\(target)"
+        return "\(usesTLS ? "https" : "http")://\(host):\(port)\(target)"
     }
 
     /// The value of the `Host` header.
     var hostHeader: String {
         let host = self.host.contains(":") ? "[\(self.host)]" : self.host
-        return port == 80 ? host : "\(host):\(port)"
+        return port == (usesTLS ? 443 : 80) ? host : "\(host):\(port)"
     }
 
     /// Parses a URL, or says what is wrong with it.
@@ -29,8 +32,8 @@ public struct HTTPEndpoint: Sendable, Hashable, CustomStringConvertible {
             return .failure(HTTPEndpointError("expected a URL such as http://host:8428/api/v1/write"))
         }
         let scheme = parts[0].lowercased()
-        guard scheme == "http" else {
-            return .failure(HTTPEndpointError("unsupported scheme \"\(scheme)\"; only http is supported for now"))
+        guard scheme == "http" || scheme == "https" else {
+            return .failure(HTTPEndpointError("unsupported scheme \"\(scheme)\"; expected http or https"))
         }
         let rest = parts[1]
         let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex
@@ -41,7 +44,7 @@ public struct HTTPEndpoint: Sendable, Hashable, CustomStringConvertible {
             return .failure(HTTPEndpointError("put credentials in basic_auth, not in the URL"))
         }
         var host = Substring(authority)
-        var port = 80
+        var port = scheme == "https" ? 443 : 80
         if authority.hasPrefix("[") {
             guard let close = authority.firstIndex(of: "]") else {
                 return .failure(HTTPEndpointError("an IPv6 address is missing its closing \"]\""))
@@ -63,7 +66,7 @@ public struct HTTPEndpoint: Sendable, Hashable, CustomStringConvertible {
         }
         guard !host.isEmpty else { return .failure(HTTPEndpointError("the URL has no host")) }
         guard (1...65535).contains(port) else { return .failure(HTTPEndpointError("port \(port) is out of range")) }
-        return .success(HTTPEndpoint(host: String(host), port: port, target: target))
+        return .success(HTTPEndpoint(host: String(host), port: port, target: target, usesTLS: scheme == "https"))
     }
 }
 

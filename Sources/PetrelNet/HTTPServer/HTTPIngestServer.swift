@@ -50,14 +50,20 @@ public final class HTTPIngestServer: Sendable {
     private let handler: Handler
     private let tooLarge: TooLarge
     private let logger: Logger
+    private let tls: ReloadingTLSContext?
+    private let authenticator: SourceAuthenticator?
     private let connections = ConnectionTracker()
 
+    /// With `tls` every connection speaks TLS (mutual TLS as its settings say); with `authenticator` a request
+    /// without valid credentials is answered 401 before its body is read.
     public init(
-        host: String, port: Int, maxBodySize: Int, logger: Logger, tooLarge: TooLarge? = nil,
-        handler: @escaping Handler
+        host: String, port: Int, maxBodySize: Int, logger: Logger, tls: ReloadingTLSContext? = nil,
+        authenticator: SourceAuthenticator? = nil, tooLarge: TooLarge? = nil, handler: @escaping Handler
     ) {
         self.host = host
         self.port = port
+        self.tls = tls
+        self.authenticator = authenticator
         self.maxBodySize = maxBodySize
         self.logger = logger
         self.tooLarge =
@@ -71,6 +77,8 @@ public final class HTTPIngestServer: Sendable {
         let tooLarge = self.tooLarge
         let maxBodySize = self.maxBodySize
         let connections = self.connections
+        let tls = self.tls
+        let authenticator = self.authenticator
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -78,7 +86,11 @@ public final class HTTPIngestServer: Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(tls.makeServerHandler()) }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    if let authenticator {
+                        try channel.pipeline.syncOperations.addHandler(HTTPAuthHandler(authenticator: authenticator))
+                    }
                     try channel.pipeline.syncOperations.addHandler(
                         IngestHandler(
                             maxBodySize: maxBodySize, connections: connections, tooLarge: tooLarge, handler: handler))

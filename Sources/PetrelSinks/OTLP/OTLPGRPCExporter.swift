@@ -25,14 +25,27 @@ final class OTLPGRPCExporter: OTLPExporter {
     private let traces: Opentelemetry_Proto_Collector_Trace_V1_TraceService.Client<Transport>
     private let logs: Opentelemetry_Proto_Collector_Logs_V1_LogsService.Client<Transport>
 
-    init(config: OTLPSinkConfig) throws {
+    /// With `tls` (an `https://` endpoint) every connection gets Petrel's own TLS handler, so certificates are
+    /// re-read from disk and `min_version`/`server_name` apply as they do for HTTP.
+    init(config: OTLPSinkConfig, tls: ReloadingTLSContext?) throws {
         self.config = config
         let compression: HTTP2ClientTransport.Config.Compression =
             config.compression == .gzip
             ? .init(algorithm: .gzip, enabledAlgorithms: .gzip) : .defaults
+        let serverName = config.tls.serverName ?? config.endpoint.host
         let transport = try HTTP2ClientTransport.Posix(
-            target: Self.target(config.endpoint), transportSecurity: .plaintext,
-            config: .defaults { $0.compression = compression })
+            target: Self.target(config.endpoint), transportSecurity: tls == nil ? .plaintext : .customSecure,
+            config: .defaults {
+                $0.compression = compression
+                if let tls {
+                    $0.channelDebuggingCallbacks.onCreateTCPConnection = { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandler(
+                                tls.makeClientHandler(serverName: serverName), position: .first)
+                        }
+                    }
+                }
+            })
         client = GRPCClient(transport: transport)
         traces = .init(wrapping: client)
         logs = .init(wrapping: client)

@@ -19,10 +19,14 @@ final class OTLPHTTPExporter: OTLPExporter {
     private let traces: HTTPConnectionPool
     private let logs: HTTPConnectionPool
 
-    init(config: OTLPSinkConfig) {
+    init(config: OTLPSinkConfig, tls: ReloadingTLSContext?) {
         self.config = config
-        traces = HTTPConnectionPool(endpoint: config.httpEndpoint(for: .traces), maxIdle: config.concurrency)
-        logs = HTTPConnectionPool(endpoint: config.httpEndpoint(for: .logs), maxIdle: config.concurrency)
+        traces = HTTPConnectionPool(
+            endpoint: config.httpEndpoint(for: .traces), maxIdle: config.concurrency, tls: tls,
+            serverName: config.tls.serverName)
+        logs = HTTPConnectionPool(
+            endpoint: config.httpEndpoint(for: .logs), maxIdle: config.concurrency, tls: tls,
+            serverName: config.tls.serverName)
     }
 
     func prepare(_ batch: OTLPBatch) throws -> Request {

@@ -1,4 +1,5 @@
 import PetrelCore
+import PetrelNet
 
 /// Ships spans and log records to an OTLP receiver (Grafana Tempo, an OpenTelemetry Collector) over
 /// gRPC or HTTP.
@@ -20,9 +21,15 @@ public struct OTLPSink: Sink {
     }
 
     public func run(_ input: SinkInput, _ context: SinkContext) async throws {
+        let tls =
+            config.endpoint.usesTLS
+            ? try ReloadingTLSContext.client(
+                config.tls, applicationProtocols: config.transport == .grpc ? ["h2"] : ["http/1.1"],
+                logger: context.logger)
+            : nil
         switch config.transport {
-        case .grpc: try await run(input, context, exporter: OTLPGRPCExporter(config: config))
-        case .http: try await run(input, context, exporter: OTLPHTTPExporter(config: config))
+        case .grpc: try await run(input, context, exporter: OTLPGRPCExporter(config: config, tls: tls))
+        case .http: try await run(input, context, exporter: OTLPHTTPExporter(config: config, tls: tls))
         }
     }
 

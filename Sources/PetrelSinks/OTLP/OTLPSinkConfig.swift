@@ -26,6 +26,8 @@ public struct OTLPSinkConfig: Sendable {
     public var headers: [(name: String, value: String)] = []
     /// Sent as `Authorization: Bearer …`, read again for every request (tokens get rotated).
     public var bearerTokenFile: String?
+    /// How an `https://` endpoint is reached (gRPC with TLS, or HTTPS).
+    public var tls = TLSClientSettings()
     /// A request is sent once it holds this many spans or log records (the Collector batch
     /// processor's `send_batch_size`)...
     public var maxEvents = 8192
@@ -55,7 +57,9 @@ public struct OTLPSinkConfig: Sendable {
                 endpoint = parsed
                 if transport == .grpc && parsed.target != "/" {
                     reader.error(
-                        "endpoint", "a gRPC endpoint is a host and port such as http://tempo:4317, without a path")
+                        "endpoint",
+                        "a gRPC endpoint is a host and port such as http://tempo:4317 (https:// for TLS), without a path"
+                    )
                 } else if parsed.target.contains("?") {
                     reader.error("endpoint", "expected a base URL such as http://tempo:4318, without a query")
                 }
@@ -65,6 +69,7 @@ public struct OTLPSinkConfig: Sendable {
         }
         compression = reader.choice("compression", default: compression)
         headers = reader.stringMap("headers")?.map { (name: $0.key, value: $0.value) } ?? []
+        tls = TLSClientSettings.read(from: reader)
         bearerTokenFile = reader.string("bearer_token_file")
         if let file = bearerTokenFile, CredentialFile.read(file) == nil {
             reader.error("bearer_token_file", "cannot read \(file)")

@@ -27,7 +27,7 @@ final class EndpointWriter: Sendable {
     private let retries: Counter
 
     init(
-        endpoint: HTTPEndpoint, config: RemoteWriteSinkConfig, headers: RequestHeaders,
+        endpoint: HTTPEndpoint, config: RemoteWriteSinkConfig, headers: RequestHeaders, tls: ReloadingTLSContext?,
         context: SinkContext
     ) {
         self.endpoint = endpoint
@@ -36,7 +36,8 @@ final class EndpointWriter: Sendable {
         self.headers = headers
         self.context = context
         self.queue = BoundedQueue(capacity: config.bufferBatches, producers: 1)
-        self.pool = HTTPConnectionPool(endpoint: endpoint, maxIdle: config.concurrency)
+        self.pool = HTTPConnectionPool(
+            endpoint: endpoint, maxIdle: config.concurrency, tls: tls, serverName: config.tls.serverName)
         let labels = [("component_id", context.id), ("endpoint", endpoint.description)]
         self.healthGauge = context.telemetry.registry.gauge(
             "petrel_remote_write_endpoint_healthy",

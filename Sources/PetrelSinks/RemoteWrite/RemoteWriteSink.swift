@@ -22,8 +22,12 @@ public struct RemoteWriteSink: Sink {
 
     public func run(_ input: SinkInput, _ context: SinkContext) async throws {
         let headers = RequestHeaders(config: config)
+        let tls =
+            config.endpoints.contains(where: \.usesTLS)
+            ? try ReloadingTLSContext.client(config.tls, applicationProtocols: ["http/1.1"], logger: context.logger)
+            : nil
         let writers = config.endpoints.map { endpoint in
-            EndpointWriter(endpoint: endpoint, config: config, headers: headers, context: context)
+            EndpointWriter(endpoint: endpoint, config: config, headers: headers, tls: tls, context: context)
         }
         let router = SeriesRouter(writers: writers, mode: config.mode)
         defer { for writer in writers { writer.close() } }

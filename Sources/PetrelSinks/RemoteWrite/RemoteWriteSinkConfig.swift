@@ -39,6 +39,8 @@ public struct RemoteWriteSinkConfig: Sendable {
     public var headers: [(name: String, value: String)] = []
     public var bearerTokenFile: String?
     public var basicAuth: BasicAuth?
+    /// How `https://` endpoints are reached: CA, client certificate, verification.
+    public var tls = TLSClientSettings()
     public var initialBackoff: Duration = .milliseconds(30)
     public var maxBackoff: Duration = .seconds(5)
     /// Batches each endpoint's batcher holds before the router waits. Small: the sink's buffer (in front of the
@@ -76,6 +78,7 @@ public struct RemoteWriteSinkConfig: Sendable {
         concurrency = reader.int("concurrency", default: concurrency, range: 1...1024)
         timeout = reader.duration("timeout", default: timeout)
         headers = reader.stringMap("headers")?.map { (name: $0.key, value: $0.value) } ?? []
+        tls = TLSClientSettings.read(from: reader)
         bearerTokenFile = reader.string("bearer_token_file")
         if let auth = reader.section("basic_auth") {
             let username = auth.requiredString("username") ?? ""

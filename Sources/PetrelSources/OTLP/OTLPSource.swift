@@ -48,18 +48,31 @@ public struct OTLPSource: Source {
         _ receiver: OTLPReceiver, _ context: SourceContext, onListening: @Sendable () -> Void
     ) async throws {
         let transportLimit = OTLPGRPCServices.transportLimit(for: config.maxMessageSize)
+        // TLS is Petrel's own handler, put on each accepted connection, rather than the transport's: it re-reads
+        // certificates from disk and applies min_version, which the transport's TLS settings cannot.
+        let tls = try config.security.makeTLS(applicationProtocols: ["h2"], logger: context.logger)
         let transport = HTTP2ServerTransport.Posix(
             address: try Self.grpcSocketAddress(config.grpcAddress), transportSecurity: .plaintext,
             config: .defaults {
                 $0.rpc.maxRequestPayloadSize = transportLimit
                 $0.compression.enabledAlgorithms = .gzip
+                if let tls {
+                    $0.channelDebuggingCallbacks.onBindTCPListener = { listener in
+                        listener.eventLoop.makeCompletedFuture {
+                            try listener.pipeline.syncOperations.addHandler(TLSAcceptHandler(tls: tls))
+                        }
+                    }
+                }
             })
         let server = GRPCServer(
             transport: transport,
             services: [
                 OTLPGRPCServices(
                     receiver: receiver, maxMessageSize: config.maxMessageSize, retryAfter: config.retryAfter)
-            ])
+            ],
+            interceptors: config.security.makeAuthenticator(logger: context.logger).map {
+                [GRPCAuthInterceptor(authenticator: $0)]
+            } ?? [])
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await server.serve() }
             let address: GRPCNIOTransportCore.SocketAddress?
@@ -89,7 +102,10 @@ public struct OTLPSource: Source {
             receiver: receiver, maxMessageSize: config.maxMessageSize, retryAfter: config.retryAfter)
         let server = HTTPIngestServer(
             host: config.httpAddress.host, port: config.httpAddress.port, maxBodySize: config.maxMessageSize,
-            logger: context.logger, tooLarge: { handler.tooLarge($0) }, handler: { await handler.handle($0) })
+            logger: context.logger,
+            tls: try config.security.makeTLS(applicationProtocols: ["http/1.1"], logger: context.logger),
+            authenticator: config.security.makeAuthenticator(logger: context.logger),
+            tooLarge: { handler.tooLarge($0) }, handler: { await handler.handle($0) })
         let host = config.httpAddress.host
         try await server.run(shutdown: context.shutdown) { port in
             context.logger.info(

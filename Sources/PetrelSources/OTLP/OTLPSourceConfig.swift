@@ -1,5 +1,6 @@
 import PetrelCodecs
 import PetrelCore
+import PetrelNet
 
 /// Settings of the `otlp` source.
 public struct OTLPSourceConfig: Sendable {
@@ -21,6 +22,8 @@ public struct OTLPSourceConfig: Sendable {
     public var retryAfter: Duration = .seconds(1)
     /// How OTLP metrics become Prometheus-style series.
     public var metrics = OTLPMetricOptions()
+    /// `tls` and `auth`, for both servers.
+    public var security = ListenerSecurity()
 
     public init() {}
 
@@ -53,6 +56,7 @@ public struct OTLPSourceConfig: Sendable {
             maxMessageSize = OTLPSourceConfig().maxMessageSize
         }
         retryAfter = reader.duration("retry_after", default: retryAfter)
+        security = ListenerSecurity.read(from: reader)
         if let section = reader.section("metrics") {
             metrics.addUnitAndTypeSuffixes = section.bool(
                 "add_unit_and_type_suffixes", default: metrics.addUnitAndTypeSuffixes)

@@ -25,13 +25,18 @@ public struct RemoteWriteSource: Source {
             config: config, output: context.output, telemetry: context.telemetry)
         let server = HTTPIngestServer(
             host: config.address.host, port: config.address.port, maxBodySize: config.maxBodySize,
-            logger: context.logger
+            logger: context.logger,
+            tls: try config.security.makeTLS(applicationProtocols: ["http/1.1"], logger: context.logger),
+            authenticator: config.security.makeAuthenticator(logger: context.logger)
         ) { request in
             await receiver.handle(request)
         }
         try await server.run(shutdown: context.shutdown) { port in
             context.logger.info(
-                "listening for remote-write", metadata: ["address": "\(config.address.host):\(port)"])
+                "listening for remote-write",
+                metadata: [
+                    "address": "\(config.address.host):\(port)", "tls": "\(config.security.tls != nil)",
+                ])
             context.markReady()
         }
     }

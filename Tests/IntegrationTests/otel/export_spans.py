@@ -1,6 +1,8 @@
 """Exports traces with the OpenTelemetry Python SDK over OTLP, then prints what it sent as JSON lines.
 
 Usage: export_spans.py grpc|http ENDPOINT TRACES
+An https:// ENDPOINT is reached over TLS, with the CA and client certificate the standard
+OTEL_EXPORTER_OTLP_CERTIFICATE, _CLIENT_CERTIFICATE and _CLIENT_KEY variables name.
 Every trace has a server root span with an event and a child client span linked to the previous
 trace's root; every third trace ends in an error. The printed lines are the SDK's own record of
 the spans, for the test to compare with what arrived.
@@ -19,7 +21,7 @@ protocol, endpoint, traces = sys.argv[1], sys.argv[2], int(sys.argv[3])
 if protocol == "grpc":
     from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
-    exporter = OTLPSpanExporter(endpoint=endpoint, insecure=True)
+    exporter = OTLPSpanExporter(endpoint=endpoint, insecure=not endpoint.startswith("https://"))
 else:
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
