@@ -98,12 +98,15 @@ let package = Package(
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
             ]
         ),
+        // YAML to a checked graph; knows no component: the loader is handed a registry.
         .target(
             name: "PetrelConfig",
-            dependencies: [
-                "PetrelCore", "PetrelSources", "PetrelTransforms", "PetrelSinks",
-                .product(name: "Yams", package: "Yams"),
-            ]
+            dependencies: ["PetrelCore", .product(name: "Yams", package: "Yams")]
+        ),
+        // The list of built-in components, as a registry for the configuration loader.
+        .target(
+            name: "PetrelComponents",
+            dependencies: ["PetrelCore", "PetrelConfig", "PetrelSources", "PetrelTransforms", "PetrelSinks"]
         ),
         .target(
             name: "PetrelTopology",
@@ -130,7 +133,7 @@ let package = Package(
         .executableTarget(
             name: "petrel",
             dependencies: [
-                "PetrelCore", "PetrelConfig", "PetrelTopology", "PetrelBench", "PetrelNet",
+                "PetrelCore", "PetrelConfig", "PetrelComponents", "PetrelTopology", "PetrelBench", "PetrelNet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -143,7 +146,8 @@ let package = Package(
         .testTarget(
             name: "PetrelComponentTests",
             dependencies: [
-                "PetrelSources", "PetrelTransforms", "PetrelSinks", "PetrelNet", "PetrelTestSupport", "OTLPProtos",
+                "PetrelSources", "PetrelTransforms", "PetrelSinks", "PetrelComponents", "PetrelConfig", "PetrelNet",
+                "PetrelTestSupport", "OTLPProtos",
                 "OTLPServices",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
@@ -157,15 +161,15 @@ let package = Package(
         .testTarget(
             name: "PetrelTopologyTests",
             dependencies: [
-                "PetrelTopology", "PetrelConfig", "PetrelTestSupport",
+                "PetrelTopology", "PetrelConfig", "PetrelComponents", "PetrelTestSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "PetrelTopology", "PetrelConfig", "PetrelCodecs", "PetrelSinks", "PetrelNet", "PetrelTestSupport",
-                "PetrelBench",
+                "PetrelTopology", "PetrelConfig", "PetrelComponents", "PetrelCodecs", "PetrelSinks", "PetrelNet",
+                "PetrelTestSupport", "PetrelBench",
             ],
             // Python scripts the tests run with the OpenTelemetry SDK; not Swift sources.
             exclude: ["otel"]

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Logging
+import PetrelComponents
 import PetrelConfig
 import PetrelTopology
 
@@ -13,7 +14,7 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         LoggingSetup.bootstrap(level: options.logLevel, format: options.logFormat)
         let logger = Logger(label: "petrel")
-        let loader = ConfigLoader(registry: .standard, environment: Environment.all)
+        let loader = ConfigLoader(registry: BuiltinComponents.registry, environment: Environment.all)
         let config: PipelineConfig
         do {
             config = try loader.load(file: options.config)

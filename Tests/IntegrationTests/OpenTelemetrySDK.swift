@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PetrelComponents
 import PetrelConfig
 import PetrelCore
 import PetrelTestSupport

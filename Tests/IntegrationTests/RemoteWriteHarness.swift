@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PetrelCodecs
+import PetrelComponents
 import PetrelConfig
 import PetrelCore
 import PetrelTestSupport
@@ -49,7 +50,8 @@ final class RunningPipeline: @unchecked Sendable {
 
     init(_ yaml: (Int) -> String, queueCapacity: Int = Topology.defaultQueueCapacity) throws {
         sourcePort = freePort()
-        let config = try ConfigLoader(registry: .standard, environment: [:]).parse(yaml(sourcePort), file: "test.yaml")
+        let config = try ConfigLoader(registry: BuiltinComponents.registry, environment: [:]).parse(
+            yaml(sourcePort), file: "test.yaml")
         topology = Topology(
             config: config, telemetry: TelemetryRegistry(), logger: Logger(label: "test"), queueCapacity: queueCapacity)
     }

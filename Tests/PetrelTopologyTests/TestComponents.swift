@@ -1,3 +1,4 @@
+import PetrelComponents
 import PetrelConfig
 import PetrelCore
 import PetrelSinks
