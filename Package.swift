@@ -111,7 +111,7 @@ let package = Package(
         .target(
             name: "PetrelTopology",
             dependencies: [
-                "PetrelCore", "PetrelConfig", "PetrelCodecs", "PetrelBuffers", "PetrelNet",
+                "PetrelCore", "PetrelConfig", "PetrelBuffers", "PetrelNet",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -133,8 +133,8 @@ let package = Package(
         .executableTarget(
             name: "petrel",
             dependencies: [
-                "PetrelCore", "PetrelConfig", "PetrelComponents", "PetrelTopology", "PetrelBench", "PetrelNet",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "PetrelCore", "PetrelCodecs", "PetrelConfig", "PetrelComponents", "PetrelTopology", "PetrelBench",
+                "PetrelNet", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -161,7 +161,7 @@ let package = Package(
         .testTarget(
             name: "PetrelTopologyTests",
             dependencies: [
-                "PetrelTopology", "PetrelConfig", "PetrelComponents", "PetrelTestSupport",
+                "PetrelTopology", "PetrelConfig", "PetrelComponents", "PetrelCodecs", "PetrelTestSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Logging
+import PetrelCodecs
 import PetrelComponents
 import PetrelConfig
 import PetrelTopology
@@ -26,7 +27,7 @@ struct RunCommand: AsyncParsableCommand {
             "starting petrel",
             metadata: ["config": "\(options.config)", "components": "\(config.components.count)"])
         do {
-            try await PetrelApplication(config: config, logger: logger).run()
+            try await PetrelApplication(config: config, recordCodec: BufferRecordCodec(), logger: logger).run()
         } catch {
             logger.critical("petrel stopped: \(error)")
             throw ExitCode(1)

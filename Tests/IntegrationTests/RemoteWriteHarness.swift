@@ -53,7 +53,8 @@ final class RunningPipeline: @unchecked Sendable {
         let config = try ConfigLoader(registry: BuiltinComponents.registry, environment: [:]).parse(
             yaml(sourcePort), file: "test.yaml")
         topology = Topology(
-            config: config, telemetry: TelemetryRegistry(), logger: Logger(label: "test"), queueCapacity: queueCapacity)
+            config: config, telemetry: TelemetryRegistry(), recordCodec: BufferRecordCodec(),
+            logger: Logger(label: "test"), queueCapacity: queueCapacity)
     }
 
     func start() async throws {
