@@ -71,26 +71,24 @@ let package = Package(
             dependencies: [
                 "PetrelCore", "PetrelCodecs", "PetrelNet",
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 "OTLPServices", "OTLPProtos",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
-                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
             ]
         ),
         .target(
             name: "PetrelTransforms",
-            dependencies: ["PetrelCore", "PetrelCodecs"]
+            dependencies: ["PetrelCore"]
         ),
         .target(
             name: "PetrelSinks",
             dependencies: [
                 "PetrelCore", "PetrelCodecs", "PetrelNet",
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 "OTLPServices", "OTLPProtos",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
@@ -111,7 +109,7 @@ let package = Package(
         .target(
             name: "PetrelTopology",
             dependencies: [
-                "PetrelCore", "PetrelConfig", "PetrelBuffers", "PetrelNet",
+                "PetrelCore", "PetrelConfig", "PetrelBuffers",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -136,40 +134,47 @@ let package = Package(
                 "PetrelCore", "PetrelCodecs", "PetrelConfig", "PetrelComponents", "PetrelTopology", "PetrelBench",
                 "PetrelNet", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
         .testTarget(name: "PetrelCoreTests", dependencies: ["PetrelCore"]),
         .testTarget(
             name: "PetrelCodecsTests",
-            dependencies: ["PetrelCodecs", "OTLPProtos", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+            dependencies: [
+                "PetrelCodecs", "PetrelCore", "OTLPProtos", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
         ),
         .testTarget(
             name: "PetrelComponentTests",
             dependencies: [
-                "PetrelSources", "PetrelTransforms", "PetrelSinks", "PetrelComponents", "PetrelConfig", "PetrelNet",
-                "PetrelTestSupport", "OTLPProtos",
-                "OTLPServices",
+                "PetrelSources", "PetrelTransforms", "PetrelSinks", "PetrelComponents", "PetrelConfig", "PetrelCore",
+                "PetrelCodecs", "PetrelNet", "PetrelTestSupport", "OTLPProtos", "OTLPServices",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
             ]
         ),
-        .testTarget(name: "PetrelConfigTests", dependencies: ["PetrelConfig"]),
+        .testTarget(name: "PetrelConfigTests", dependencies: ["PetrelConfig", "PetrelCore"]),
         .testTarget(name: "PetrelBuffersTests", dependencies: ["PetrelBuffers"]),
         .target(name: "PetrelTestSupport", path: "Tests/PetrelTestSupport"),
         .testTarget(
             name: "PetrelTopologyTests",
             dependencies: [
-                "PetrelTopology", "PetrelConfig", "PetrelComponents", "PetrelCodecs", "PetrelTestSupport",
+                "PetrelTopology", "PetrelConfig", "PetrelComponents", "PetrelCodecs", "PetrelCore", "PetrelTestSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "PetrelTopology", "PetrelConfig", "PetrelComponents", "PetrelCodecs", "PetrelSinks", "PetrelNet",
-                "PetrelTestSupport", "PetrelBench",
+                "PetrelTopology", "PetrelConfig", "PetrelComponents", "PetrelCodecs", "PetrelCore", "PetrelSinks",
+                "PetrelNet", "PetrelTestSupport", "PetrelBench",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             // Python scripts the tests run with the OpenTelemetry SDK; not Swift sources.
             exclude: ["otel"]
