@@ -169,7 +169,7 @@ public struct RelabelRuleConfig: Sendable, Equatable {
             problems.append(Problem(key: "source_labels[\(index)]", message: "\"\(name)\" is not a valid label name"))
         }
         do {
-            _ = try RelabelRegex(regex)
+            _ = try RE2Regex(regex)
         } catch {
             problems.append(Problem(key: "regex", message: "invalid regular expression \"\(regex)\": \(error)"))
         }
