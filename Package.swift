@@ -71,26 +71,24 @@ let package = Package(
             dependencies: [
                 "PetrelCore", "PetrelCodecs", "PetrelNet",
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 "OTLPServices", "OTLPProtos",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
-                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
             ]
         ),
         .target(
             name: "PetrelTransforms",
-            dependencies: ["PetrelCore", "PetrelCodecs"]
+            dependencies: ["PetrelCore"]
         ),
         .target(
             name: "PetrelSinks",
             dependencies: [
                 "PetrelCore", "PetrelCodecs", "PetrelNet",
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 "OTLPServices", "OTLPProtos",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
@@ -98,17 +96,21 @@ let package = Package(
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
             ]
         ),
+        // YAML to a checked graph; knows no component: the loader is handed a registry.
         .target(
             name: "PetrelConfig",
-            dependencies: [
-                "PetrelCore", "PetrelSources", "PetrelTransforms", "PetrelSinks", "PetrelNet",
-                .product(name: "Yams", package: "Yams"),
-            ]
+            // PetrelNet for the API's `tls` and `auth`, read as every listener reads them.
+            dependencies: ["PetrelCore", "PetrelNet", .product(name: "Yams", package: "Yams")]
+        ),
+        // The list of built-in components, as a registry for the configuration loader.
+        .target(
+            name: "PetrelComponents",
+            dependencies: ["PetrelCore", "PetrelConfig", "PetrelSources", "PetrelTransforms", "PetrelSinks"]
         ),
         .target(
             name: "PetrelTopology",
             dependencies: [
-                "PetrelCore", "PetrelConfig", "PetrelCodecs", "PetrelBuffers", "PetrelNet",
+                "PetrelCore", "PetrelConfig", "PetrelBuffers", "PetrelNet",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -130,28 +132,33 @@ let package = Package(
         .executableTarget(
             name: "petrel",
             dependencies: [
-                "PetrelCore", "PetrelConfig", "PetrelTopology", "PetrelBench", "PetrelNet",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "PetrelCore", "PetrelCodecs", "PetrelConfig", "PetrelComponents", "PetrelTopology", "PetrelBench",
+                "PetrelNet", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
         .testTarget(name: "PetrelCoreTests", dependencies: ["PetrelCore"]),
         .testTarget(
             name: "PetrelCodecsTests",
-            dependencies: ["PetrelCodecs", "OTLPProtos", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+            dependencies: [
+                "PetrelCodecs", "PetrelCore", "OTLPProtos", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
         ),
         .testTarget(
             name: "PetrelComponentTests",
             dependencies: [
-                "PetrelSources", "PetrelTransforms", "PetrelSinks", "PetrelNet", "PetrelTestSupport", "OTLPProtos",
-                "OTLPServices",
+                "PetrelSources", "PetrelTransforms", "PetrelSinks", "PetrelComponents", "PetrelConfig", "PetrelCore",
+                "PetrelCodecs", "PetrelNet", "PetrelTestSupport", "OTLPProtos", "OTLPServices",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
             ]
         ),
-        .testTarget(name: "PetrelConfigTests", dependencies: ["PetrelConfig"]),
+        .testTarget(name: "PetrelConfigTests", dependencies: ["PetrelConfig", "PetrelCore"]),
         .testTarget(
             name: "PetrelNetTests",
             dependencies: ["PetrelNet", "PetrelTestSupport", .product(name: "Logging", package: "swift-log")]
@@ -161,15 +168,18 @@ let package = Package(
         .testTarget(
             name: "PetrelTopologyTests",
             dependencies: [
-                "PetrelTopology", "PetrelConfig", "PetrelTestSupport",
+                "PetrelTopology", "PetrelConfig", "PetrelComponents", "PetrelCodecs", "PetrelCore", "PetrelTestSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "PetrelTopology", "PetrelConfig", "PetrelCodecs", "PetrelSinks", "PetrelNet", "PetrelTestSupport",
-                "PetrelBench",
+                "PetrelTopology", "PetrelConfig", "PetrelComponents", "PetrelCodecs", "PetrelCore", "PetrelSinks",
+                "PetrelNet", "PetrelTestSupport", "PetrelBench",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             // Python scripts the tests run with the OpenTelemetry SDK; not Swift sources.
             exclude: ["otel"]

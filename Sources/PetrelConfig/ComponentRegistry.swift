@@ -16,9 +16,6 @@ public struct ComponentRegistry: Sendable {
         }
     }
 
-    /// The components Petrel ships.
-    public static var standard: ComponentRegistry { ComponentRegistry(BuiltinComponents.all) }
-
     /// The definition of `type` among components of `kind`.
     public func definition(kind: ComponentKind, type: String) -> ComponentDefinition? {
         definitions[kind]?[type]

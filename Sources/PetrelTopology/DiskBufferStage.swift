@@ -1,6 +1,5 @@
 import Logging
 import PetrelBuffers
-import PetrelCodecs
 import PetrelConfig
 import PetrelCore
 
@@ -18,6 +17,8 @@ final class DiskBufferStage: Sendable {
     let output: BatchQueue
     private let buffer: DiskBuffer
     private let settings: BufferConfig.DiskBufferSettings
+    /// What a record holds; the stage stores bytes and knows no encoding.
+    private let codec: any BatchRecordCodec
     private let telemetry: ComponentTelemetry
     private let gauges: Gauges
     private let memory: MemoryLimit?
@@ -28,11 +29,12 @@ final class DiskBufferStage: Sendable {
     static let maxGroup = 64
 
     init(
-        sinkID: String, settings: BufferConfig.DiskBufferSettings, dataDirectory: String, producers: Int,
-        queueCapacity: Int, telemetry: ComponentTelemetry, memory: MemoryLimit?, shutdown: ShutdownSignal,
-        logger: Logger
+        sinkID: String, settings: BufferConfig.DiskBufferSettings, codec: any BatchRecordCodec, dataDirectory: String,
+        producers: Int, queueCapacity: Int, telemetry: ComponentTelemetry, memory: MemoryLimit?,
+        shutdown: ShutdownSignal, logger: Logger
     ) async throws {
         self.settings = settings
+        self.codec = codec
         self.telemetry = telemetry
         self.memory = memory
         self.shutdown = shutdown
@@ -79,7 +81,7 @@ final class DiskBufferStage: Sendable {
             if shutdown.isTriggered { return }
             let batch: EventBatch
             do {
-                batch = try BufferRecordCodec.decode(record.payload)
+                batch = try codec.decode(record.payload)
             } catch {
                 telemetry.error(.processing)
                 logger.error("disk buffer record cannot be decoded; skipping it", metadata: ["error": "\(error)"])
@@ -104,7 +106,7 @@ final class DiskBufferStage: Sendable {
 
     /// Writes a group, acknowledging each batch once on disk (or dropped, with `when_full: drop_newest`).
     private func write(_ group: [Envelope]) async {
-        let records = group.map { BufferRecordCodec.encode($0.batch) }
+        let records = group.map { codec.encode($0.batch) }
         switch await append(records, events: group.reduce(0) { $0 + $1.batch.eventCount }) {
         case .done:
             for envelope in group { envelope.acknowledgement.acknowledge() }

@@ -9,9 +9,10 @@ public struct PetrelApplication: Sendable {
     public let apiServer: APIServer?
     private let logger: Logger
 
-    public init(config: PipelineConfig, logger: Logger) {
+    /// `recordCodec` encodes the records of disk buffers (`BufferRecordCodec()`).
+    public init(config: PipelineConfig, recordCodec: any BatchRecordCodec, logger: Logger) {
         let telemetry = TelemetryRegistry()
-        let topology = Topology(config: config, telemetry: telemetry, logger: logger)
+        let topology = Topology(config: config, telemetry: telemetry, recordCodec: recordCodec, logger: logger)
         self.topology = topology
         self.apiServer = config.apiAddress.map { address in
             APIServer(

@@ -18,13 +18,15 @@ public final class Topology: Service {
     public let readiness: Readiness
     private let logger: Logger
     private let queueCapacity: Int
+    private let recordCodec: any BatchRecordCodec
     let shutdown = ShutdownSignal()
 
     public init(
-        config: PipelineConfig, telemetry: TelemetryRegistry, logger: Logger,
+        config: PipelineConfig, telemetry: TelemetryRegistry, recordCodec: any BatchRecordCodec, logger: Logger,
         queueCapacity: Int = Topology.defaultQueueCapacity
     ) {
         self.config = config
+        self.recordCodec = recordCodec
         self.telemetry = telemetry
         self.logger = logger
         self.queueCapacity = queueCapacity
@@ -55,7 +57,7 @@ public final class Topology: Service {
                     telemetry: componentTelemetry, memory: memory)
             case (.sink, .disk(let settings)):
                 let stage = try await DiskBufferStage(
-                    sinkID: component.id, settings: settings, dataDirectory: config.dataDirectory,
+                    sinkID: component.id, settings: settings, codec: recordCodec, dataDirectory: config.dataDirectory,
                     producers: component.inputs.count, queueCapacity: queueCapacity, telemetry: componentTelemetry,
                     memory: memory, shutdown: shutdown, logger: logger(for: component))
                 diskBuffers[component.id] = stage

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Logging
+import PetrelCodecs
+import PetrelComponents
 import PetrelConfig
 import PetrelTopology
 
@@ -13,7 +15,7 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         LoggingSetup.bootstrap(level: options.logLevel, format: options.logFormat)
         let logger = Logger(label: "petrel")
-        let loader = ConfigLoader(registry: .standard, environment: Environment.all)
+        let loader = ConfigLoader(registry: BuiltinComponents.registry, environment: Environment.all)
         let config: PipelineConfig
         do {
             config = try loader.load(file: options.config)
@@ -25,7 +27,7 @@ struct RunCommand: AsyncParsableCommand {
             "starting petrel",
             metadata: ["config": "\(options.config)", "components": "\(config.components.count)"])
         do {
-            try await PetrelApplication(config: config, logger: logger).run()
+            try await PetrelApplication(config: config, recordCodec: BufferRecordCodec(), logger: logger).run()
         } catch {
             logger.critical("petrel stopped: \(error)")
             throw ExitCode(1)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import PetrelComponents
 import PetrelConfig
 
 /// `petrel validate`: checks a configuration and lists every problem in it.
@@ -9,7 +10,7 @@ struct ValidateCommand: ParsableCommand {
     @OptionGroup var options: CommonOptions
 
     func run() throws {
-        let loader = ConfigLoader(registry: .standard, environment: Environment.all)
+        let loader = ConfigLoader(registry: BuiltinComponents.registry, environment: Environment.all)
         do {
             let config = try loader.load(file: options.config)
             print("\(options.config): valid (\(config.components.count) components)")

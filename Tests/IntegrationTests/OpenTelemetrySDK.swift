@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import PetrelCodecs
+import PetrelComponents
 import PetrelConfig
 import PetrelCore
 import PetrelTestSupport
@@ -130,7 +132,9 @@ final class CapturePipeline: @unchecked Sendable {
                 ComponentDefinition(type: "capture", kind: .sink) { _, _ in .sink(sink, accepts: .all) }
             ])
         let config = try ConfigLoader(registry: registry, environment: [:]).parse(yaml, file: "test.yaml")
-        topology = Topology(config: config, telemetry: TelemetryRegistry(), logger: Logger(label: "test"))
+        topology = Topology(
+            config: config, telemetry: TelemetryRegistry(), recordCodec: BufferRecordCodec(),
+            logger: Logger(label: "test"))
     }
 
     func start() async throws {

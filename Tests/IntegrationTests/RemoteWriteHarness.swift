@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PetrelCodecs
+import PetrelComponents
 import PetrelConfig
 import PetrelCore
 import PetrelTestSupport
@@ -49,9 +50,11 @@ final class RunningPipeline: @unchecked Sendable {
 
     init(_ yaml: (Int) -> String, queueCapacity: Int = Topology.defaultQueueCapacity) throws {
         sourcePort = freePort()
-        let config = try ConfigLoader(registry: .standard, environment: [:]).parse(yaml(sourcePort), file: "test.yaml")
+        let config = try ConfigLoader(registry: BuiltinComponents.registry, environment: [:]).parse(
+            yaml(sourcePort), file: "test.yaml")
         topology = Topology(
-            config: config, telemetry: TelemetryRegistry(), logger: Logger(label: "test"), queueCapacity: queueCapacity)
+            config: config, telemetry: TelemetryRegistry(), recordCodec: BufferRecordCodec(),
+            logger: Logger(label: "test"), queueCapacity: queueCapacity)
     }
 
     func start() async throws {

@@ -6,7 +6,7 @@ import Testing
 @Suite struct BufferRecordCodecTests {
     @Test func metricsComeBackWithEverySampleHistogramExemplarAndType() throws {
         let batch = RemoteWriteFixtures.richBatch()
-        guard case .metrics(let decoded) = try BufferRecordCodec.decode(BufferRecordCodec.encode(.metrics(batch)))
+        guard case .metrics(let decoded) = try BufferRecordCodec().decode(BufferRecordCodec().encode(.metrics(batch)))
         else {
             Issue.record("not metrics")
             return
@@ -17,7 +17,8 @@ import Testing
     @Test func spansComeBackLosslessly() throws {
         let batch = OTLPTraceConversion.spanBatch(from: OTLPFixtures.fullTraceRequest())
         #expect(batch.spanCount > 0)
-        guard case .traces(let decoded) = try BufferRecordCodec.decode(BufferRecordCodec.encode(.traces(batch))) else {
+        guard case .traces(let decoded) = try BufferRecordCodec().decode(BufferRecordCodec().encode(.traces(batch)))
+        else {
             Issue.record("not traces")
             return
         }
@@ -36,7 +37,7 @@ import Testing
                 resource: [Attribute("k8s.pod.name", .string("api-0")), Attribute("cloud.provider", .string("aws"))]),
             LogRecord(timestamp: -5, message: ""),
         ])
-        guard case .logs(let decoded) = try BufferRecordCodec.decode(BufferRecordCodec.encode(.logs(batch))) else {
+        guard case .logs(let decoded) = try BufferRecordCodec().decode(BufferRecordCodec().encode(.logs(batch))) else {
             Issue.record("not logs")
             return
         }
@@ -44,16 +45,16 @@ import Testing
     }
 
     @Test func aRecordOfAnotherFormatOrSignalIsAnErrorNotAMisreading() {
-        let record = BufferRecordCodec.encode(.logs(LogBatch(records: [LogRecord(timestamp: 1, message: "x")])))
+        let record = BufferRecordCodec().encode(.logs(LogBatch(records: [LogRecord(timestamp: 1, message: "x")])))
         var otherFormat = record
         otherFormat[0] = 99
-        #expect(throws: BufferRecordCodec.DecodingError.self) { try BufferRecordCodec.decode(otherFormat) }
+        #expect(throws: BufferRecordCodec.DecodingError.self) { try BufferRecordCodec().decode(otherFormat) }
         var otherSignal = record
         otherSignal[1] = 9
-        #expect(throws: BufferRecordCodec.DecodingError.self) { try BufferRecordCodec.decode(otherSignal) }
-        #expect(throws: BufferRecordCodec.DecodingError.self) { try BufferRecordCodec.decode([1]) }
-        var truncated = BufferRecordCodec.encode(.metrics(RemoteWriteFixtures.richBatch()))
+        #expect(throws: BufferRecordCodec.DecodingError.self) { try BufferRecordCodec().decode(otherSignal) }
+        #expect(throws: BufferRecordCodec.DecodingError.self) { try BufferRecordCodec().decode([1]) }
+        var truncated = BufferRecordCodec().encode(.metrics(RemoteWriteFixtures.richBatch()))
         truncated.removeLast(7)
-        #expect(throws: BufferRecordCodec.DecodingError.self) { try BufferRecordCodec.decode(truncated) }
+        #expect(throws: BufferRecordCodec.DecodingError.self) { try BufferRecordCodec().decode(truncated) }
     }
 }

@@ -188,6 +188,26 @@ import Testing
                 #"petrel.yaml: transforms.keep.condition.matches: invalid regular expression "/api/(orders": "#))
     }
 
+    @Test func patternsAreRE2LikeRelabels() throws {
+        // Swift's Regex takes lookahead and backreferences; RE2, and so `filter`, refuses them.
+        let lookahead = build(condition: ["key": "path", "matches": "/api/(?=orders).*"])
+        #expect(lookahead.filter == nil)
+        #expect(
+            lookahead.errors == [
+                #"petrel.yaml: transforms.keep.condition.matches: invalid regular expression "/api/(?=orders).*": "#
+                    + "invalid or unsupported Perl syntax: `(?=`"
+            ])
+        #expect(build(condition: ["key": "path", "matches": #"(a)\1"#]).errors.count == 1)
+        // Anchored at both ends, and `.` takes a newline, as in Prometheus' `^(?s:REGEX)$`.
+        let condition = try filter(["key": "message", "matches": "GET.*"]).condition
+        guard case .test(_, .matches(let regex)) = condition else {
+            Issue.record("read as \(condition)")
+            return
+        }
+        #expect(regex.matches("GET /\nHost: x"))
+        #expect(!regex.matches("a GET"))
+    }
+
     @Test func invalidRegexDeepInTheTree() throws {
         let result = build(condition: ["not": ["any": [["key": "a", "exists": true], ["key": "b", "matches": "*"]]]])
         #expect(result.filter == nil)

@@ -45,6 +45,7 @@ import Testing
         #expect(source.telemetry.sentEvents.value == UInt64(3 * cases.count))
         let wireBytes = cases.reduce(0) { $0 + $1.body.count }
         #expect(source.telemetry.receivedBytes.value == UInt64(wireBytes), "bytes as they came over the wire")
+        #expect(source.telemetry.requestDuration.count == UInt64(cases.count), "one duration per request")
         try await source.stop()
     }
 

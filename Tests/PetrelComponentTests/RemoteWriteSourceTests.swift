@@ -71,6 +71,7 @@ import Testing
         #expect(Array(batch.samples(of: 2)) == [Sample(timestamp: 1_002, value: 2)])
         #expect(source.telemetry.receivedEvents.value == 3)
         #expect(source.telemetry.sentEvents.value == 3)
+        #expect(source.telemetry.requestDuration.count == 1, "the request's duration is observed once")
         try await source.stop()
     }
 

@@ -59,8 +59,4 @@ import Testing
                 ])
         }
     }
-
-    @Test func standardRegistryHasTheBuiltinComponents() {
-        #expect(ComponentRegistry.standard.all.count == BuiltinComponents.all.count)
-    }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PetrelCodecs
 import PetrelConfig
 import PetrelCore
 import PetrelTopology
@@ -32,7 +33,9 @@ import Testing
         first.sources = ["numbers": NumberedSource(start: 0, count: nil, progress: progress)]
         let slow = RecordingSink(delay: .milliseconds(20))
         first.sinks = ["slow": slow]
-        let topology = Topology(config: try first.load(yaml), telemetry: TelemetryRegistry(), logger: logger)
+        let topology = Topology(
+            config: try first.load(yaml), telemetry: TelemetryRegistry(), recordCodec: BufferRecordCodec(),
+            logger: logger)
         let group = ServiceGroup(services: [topology], logger: logger)
         async let running: Void = group.run()
         while progress.sent.load(ordering: .relaxed) < 50 { try await Task.sleep(for: .milliseconds(5)) }
@@ -48,7 +51,10 @@ import Testing
         second.sources = ["numbers": NumberedSource(start: 1000, count: 0, progress: nil)]
         let resumed = RecordingSink()
         second.sinks = ["slow": resumed]
-        try await Topology(config: try second.load(yaml), telemetry: TelemetryRegistry(), logger: logger).run()
+        try await Topology(
+            config: try second.load(yaml), telemetry: TelemetryRegistry(), recordCodec: BufferRecordCodec(),
+            logger: logger
+        ).run()
         let rest = resumed.numbers
         #expect(Set(delivered + rest) == Set(0..<sent), "every batch the source was answered for was delivered")
         #expect(rest == rest.sorted(), "in order")
@@ -73,7 +79,7 @@ import Testing
               stuck: { type: recording, inputs: [numbers] }
             """)
         let registry = TelemetryRegistry()
-        let topology = Topology(config: config, telemetry: registry, logger: logger)
+        let topology = Topology(config: config, telemetry: registry, recordCodec: BufferRecordCodec(), logger: logger)
         let group = ServiceGroup(services: [topology], logger: logger)
         async let running: Void = group.run()
         while progress.sent.load(ordering: .relaxed) < 10 { try await Task.sleep(for: .milliseconds(5)) }

@@ -1,8 +1,6 @@
+import PetrelComponents
 import PetrelConfig
 import PetrelCore
-import PetrelSinks
-import PetrelSources
-import PetrelTransforms
 import Synchronization
 
 /// A source that sends `count` one-series metric batches numbered from `start`, or keeps going until shutdown.

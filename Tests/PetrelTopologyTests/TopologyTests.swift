@@ -1,4 +1,5 @@
 import Logging
+import PetrelCodecs
 import PetrelConfig
 import PetrelCore
 import PetrelTestSupport
@@ -28,7 +29,9 @@ import Testing
               both: { type: recording, inputs: [a, b] }
               only_a: { type: recording, inputs: [a] }
             """)
-        let topology = Topology(config: config, telemetry: TelemetryRegistry(), logger: logger, queueCapacity: 4)
+        let topology = Topology(
+            config: config, telemetry: TelemetryRegistry(), recordCodec: BufferRecordCodec(), logger: logger,
+            queueCapacity: 4)
         try await topology.run()
         #expect(both.numbers.sorted() == Array(0..<50) + Array(1000..<1050), "fan-in: every batch of both sources")
         #expect(both.numbers.filter { $0 < 1000 } == Array(0..<50), "per-source order is kept")
@@ -57,7 +60,9 @@ import Testing
             sinks:
               evens: { type: recording, inputs: [only_even] }
             """)
-        try await Topology(config: config, telemetry: TelemetryRegistry(), logger: logger).run()
+        try await Topology(
+            config: config, telemetry: TelemetryRegistry(), recordCodec: BufferRecordCodec(), logger: logger
+        ).run()
         #expect(evens.numbers == Array(stride(from: 0, to: 20, by: 2)))
     }
 
@@ -77,7 +82,10 @@ import Testing
             """)
         let capacity = 4
         let registry = TelemetryRegistry()
-        try await Topology(config: config, telemetry: registry, logger: logger, queueCapacity: capacity).run()
+        try await Topology(
+            config: config, telemetry: registry, recordCodec: BufferRecordCodec(), logger: logger,
+            queueCapacity: capacity
+        ).run()
         #expect(slow.numbers == Array(0..<60))
         // Sent-but-unconsumed batches (of one event each) are bounded by the sink's buffer plus the one the sink holds,
         // however much faster the source is: the source waited instead of letting memory grow.
@@ -104,7 +112,9 @@ import Testing
             sinks:
               slow: { type: recording, inputs: [everything] }
             """)
-        let topology = Topology(config: config, telemetry: TelemetryRegistry(), logger: logger, queueCapacity: 16)
+        let topology = Topology(
+            config: config, telemetry: TelemetryRegistry(), recordCodec: BufferRecordCodec(), logger: logger,
+            queueCapacity: 16)
         let group = ServiceGroup(services: [topology], logger: logger)
         async let running: Void = group.run()
         while progress.sent.load(ordering: .relaxed) < 40 { try await Task.sleep(for: .milliseconds(5)) }
@@ -127,7 +137,8 @@ import Testing
             sinks:
               sink: { type: recording, inputs: [endless] }
             """)
-        let topology = Topology(config: config, telemetry: TelemetryRegistry(), logger: logger)
+        let topology = Topology(
+            config: config, telemetry: TelemetryRegistry(), recordCodec: BufferRecordCodec(), logger: logger)
         #expect(!topology.readiness.isReady)
         async let running: Void = topology.run()
         while !topology.readiness.isReady { try await Task.sleep(for: .milliseconds(5)) }

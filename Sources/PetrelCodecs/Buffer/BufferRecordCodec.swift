@@ -9,7 +9,7 @@ import SwiftProtobuf
 /// holds: metrics as a remote-write 2.0 request (labels, samples, histograms, exemplars, type and metadata), spans as
 /// an OTLP `ExportTraceServiceRequest`, and log records as an OTLP `ExportLogsServiceRequest` with one resource per
 /// record, whose scope attributes carry the record's `metadata` (so nothing depends on the OTLP mapping of logs).
-public enum BufferRecordCodec {
+public struct BufferRecordCodec: BatchRecordCodec {
     /// Bumped when the layout changes; a record of another format is reported as undecodable, never misread.
     static let format: UInt8 = 1
 
@@ -23,26 +23,28 @@ public enum BufferRecordCodec {
         public let description: String
     }
 
-    public static func encode(_ batch: EventBatch) -> [UInt8] {
+    public init() {}
+
+    public func encode(_ batch: EventBatch) -> [UInt8] {
         var bytes: [UInt8]
         switch batch {
         case .metrics(let metrics):
-            bytes = [format, Tag.metrics.rawValue]
+            bytes = [Self.format, Tag.metrics.rawValue]
             var encoder = RemoteWriteEncoder()
             encoder.appendV2(metrics, series: metrics.series.indices, to: &bytes)
         case .traces(let spans):
             var encoder = OTLPTraceEncoder()
-            bytes = [format, Tag.traces.rawValue] + encoder.encode(spans)
+            bytes = [Self.format, Tag.traces.rawValue] + encoder.encode(spans)
         case .logs(let logs):
-            bytes = [format, Tag.logs.rawValue]
-            bytes += try! logsRequest(logs).serializedBytes() as [UInt8]
+            bytes = [Self.format, Tag.logs.rawValue]
+            bytes += try! Self.logsRequest(logs).serializedBytes() as [UInt8]
         }
         return bytes
     }
 
-    public static func decode(_ bytes: [UInt8]) throws(DecodingError) -> EventBatch {
+    public func decode(_ bytes: [UInt8]) throws(DecodingError) -> EventBatch {
         guard bytes.count >= 2 else { throw DecodingError(description: "record of \(bytes.count) bytes") }
-        guard bytes[0] == format else { throw DecodingError(description: "record format \(bytes[0])") }
+        guard bytes[0] == Self.format else { throw DecodingError(description: "record format \(bytes[0])") }
         let payload = Array(bytes[2...])
         do {
             switch Tag(rawValue: bytes[1]) {
@@ -55,7 +57,7 @@ public enum BufferRecordCodec {
             case .logs?:
                 let request = try Opentelemetry_Proto_Collector_Logs_V1_ExportLogsServiceRequest(
                     serializedBytes: payload)
-                return .logs(logBatch(request))
+                return .logs(Self.logBatch(request))
             case nil:
                 throw DecodingError(description: "record signal \(bytes[1])")
             }

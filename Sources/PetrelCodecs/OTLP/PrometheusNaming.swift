@@ -130,13 +130,15 @@ enum PrometheusNaming {
         var name = ""
         name.unicodeScalars.reserveCapacity(key.unicodeScalars.count)
         for scalar in key.unicodeScalars {
-            switch scalar {
-            case "a"..."z", "A"..."Z", "0"..."9", "_": name.unicodeScalars.append(scalar)
-            default: name.append("_")
+            if PrometheusLabelName.isContinuation(scalar) {
+                name.unicodeScalars.append(scalar)
+            } else {
+                name.append("_")
             }
         }
         guard let first = name.utf8.first else { return nil }
-        if first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9") {
+        // Only a digit can follow but not start a name.
+        if !PrometheusLabelName.isStart(first) {
             name = "key_" + name
         } else if name.hasPrefix("_") && !name.hasPrefix("__") {
             name = "key" + name

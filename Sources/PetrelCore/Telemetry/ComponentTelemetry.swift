@@ -7,7 +7,8 @@ public enum ErrorStage: String, Sendable, CaseIterable {
     case sending
 }
 
-/// The counters every component reports, labelled with its id, type and kind.
+/// The counters, gauges and request-duration histogram every component reports, labelled with its id, type and
+/// kind.
 ///
 /// Counted per batch, never per event, so the cost does not grow with the event rate.
 public final class ComponentTelemetry: Sendable {
@@ -21,6 +22,9 @@ public final class ComponentTelemetry: Sendable {
     public let queueBatches: Gauge
     public let queueEvents: Gauge
     public let queueBytes: Gauge
+    /// How long the component took over each request it served or sent, in seconds: a source from receiving a
+    /// request to answering it, a sink per request sent (`telemetry.requestDuration.observe(seconds)`).
+    public let requestDuration: Histogram
     private let discardedTotal = Atomic<Int>(0)
     /// The registry, for metrics of its own that a component adds beside the standard ones.
     public let registry: TelemetryRegistry
@@ -52,6 +56,11 @@ public final class ComponentTelemetry: Sendable {
             "petrel_component_queue_bytes",
             help: "Estimated in-memory bytes of the batches waiting in the component's input queue (a sink's memory "
                 + "buffer).",
+            labels: labels)
+        requestDuration = registry.histogram(
+            "petrel_component_request_duration_seconds",
+            help: "Seconds the component took over a request: from receipt to answer for sources, per request sent "
+                + "for sinks.",
             labels: labels)
         for stage in ErrorStage.allCases {
             _ = errorCounter(stage)

@@ -39,6 +39,7 @@ public final class TelemetryRegistry: Sendable {
     private enum Metric {
         case counter(Counter)
         case gauge(Gauge)
+        case histogram(Histogram)
     }
 
     private struct Family {
@@ -73,6 +74,20 @@ public final class TelemetryRegistry: Sendable {
         }
     }
 
+    /// The histogram with this name and labels, created on first use with `upperBounds`.
+    public func histogram(
+        _ name: String, help: String, labels: [(String, String)] = [],
+        upperBounds: [Double] = Histogram.defaultDurationBounds
+    ) -> Histogram {
+        let key = Self.labelText(labels)
+        return families.withLock { families in
+            if case .histogram(let histogram) = families[name]?.series[key] { return histogram }
+            let histogram = Histogram(upperBounds: upperBounds)
+            families[name, default: Family(type: "histogram", help: help)].series[key] = .histogram(histogram)
+            return histogram
+        }
+    }
+
     /// Every metric in the Prometheus text exposition format 0.0.4, sorted for stable output.
     public func render() -> String {
         let snapshot = families.withLock { $0 }
@@ -81,24 +96,42 @@ public final class TelemetryRegistry: Sendable {
             let family = snapshot[name]!
             text += "# HELP \(name) \(family.help)\n# TYPE \(name) \(family.type)\n"
             for key in family.series.keys.sorted() {
-                let value: String
                 switch family.series[key]! {
-                case .counter(let counter): value = String(counter.value)
-                case .gauge(let gauge): value = String(gauge.value)
+                case .counter(let counter): text += "\(name)\(key) \(counter.value)\n"
+                case .gauge(let gauge): text += "\(name)\(key) \(gauge.value)\n"
+                case .histogram(let histogram): Self.render(histogram, name: name, labels: key, to: &text)
                 }
-                text += "\(name)\(key) \(value)\n"
             }
         }
         return text
     }
 
-    /// The value of one metric, for tests and the benchmark harness.
+    /// A histogram's `_bucket` series (cumulative, `le` last among the labels), `_sum` and `_count`.
+    private static func render(_ histogram: Histogram, name: String, labels: String, to text: inout String) {
+        let counts = histogram.cumulativeCounts
+        // `{a="b"}` becomes `{a="b",le="…"}`; no labels becomes `{le="…"}`.
+        let prefix = labels.isEmpty ? "{" : String(labels.dropLast()) + ","
+        for (bound, count) in zip(histogram.upperBounds.map(formatBound) + ["+Inf"], counts) {
+            text += "\(name)_bucket\(prefix)le=\"\(bound)\"} \(count)\n"
+        }
+        text += "\(name)_sum\(labels) \(formatBound(histogram.sum))\n"
+        text += "\(name)_count\(labels) \(counts.last ?? 0)\n"
+    }
+
+    /// A float as Prometheus' client libraries write one: `0.005`, `1`, `2.5`, `10`.
+    static func formatBound(_ value: Double) -> String {
+        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
+        return String(value)
+    }
+
+    /// The value of one metric, for tests and the benchmark harness; a histogram's is its count.
     public func value(_ name: String, labels: [(String, String)] = []) -> Int64? {
         let key = Self.labelText(labels)
         return families.withLock { families in
             switch families[name]?.series[key] {
             case .counter(let counter): Int64(counter.value)
             case .gauge(let gauge): gauge.value
+            case .histogram(let histogram): Int64(histogram.count)
             case nil: nil
             }
         }

@@ -45,6 +45,8 @@ struct OTLPReceiver: Sendable {
     func export(
         _ signal: Signal, _ body: [UInt8], encoding: OTLPBodyEncoding, wireBytes: Int
     ) async -> OTLPExportOutcome {
+        let started = ContinuousClock.now
+        defer { telemetry.requestDuration.observe(since: started) }
         telemetry.receivedBytes.increment(by: wireBytes)
         switch signal {
         case .traces:

@@ -55,6 +55,8 @@ struct RemoteWriteReceiver: Sendable {
     }
 
     func handle(_ request: HTTPIngestRequest) async -> HTTPIngestResponse {
+        let started = ContinuousClock.now
+        defer { telemetry.requestDuration.observe(since: started) }
         guard request.path == config.path else {
             return .error(.notFound, "not found; remote-write goes to \(config.path)")
         }

@@ -2,8 +2,8 @@ import PetrelCore
 
 /// A test on one event, written in the configuration as a tree of `all`, `any`, `not` and leaf tests.
 ///
-/// A leaf names a `key` and one test: `equals`, `not_equals`, `matches` (a regular expression that
-/// must match the whole value) or `exists`. What `key` means depends on the signal:
+/// A leaf names a `key` and one test: `equals`, `not_equals`, `matches` (an RE2 regular expression, as
+/// `relabel`'s, that must match the whole value; `.` matches a newline too) or `exists`. What `key` means depends on the signal:
 /// - metrics: a label name;
 /// - logs: `message`, `severity`, `metadata.NAME`, `resource.NAME`, or a field path (`http.status`);
 /// - spans: `name`, `kind`, `status`, `resource.NAME`, or a span attribute.
@@ -17,7 +17,7 @@ public indirect enum Condition: Sendable {
     public enum Test: Sendable {
         case equals(String)
         case notEquals(String)
-        case matches(AnchoredRegex)
+        case matches(RE2Regex)
         case exists(Bool)
 
         func evaluate(_ value: Value?) -> Bool {
@@ -67,7 +67,7 @@ public indirect enum Condition: Sendable {
         default:
             guard let pattern = reader.string("matches") else { return nil }
             do {
-                return .test(key: key, test: .matches(try AnchoredRegex(pattern)))
+                return .test(key: key, test: .matches(try RE2Regex(pattern)))
             } catch {
                 reader.error("matches", "invalid regular expression \"\(pattern)\": \(error)")
                 return nil
@@ -99,21 +99,5 @@ public indirect enum Condition: Sendable {
         case .not(let condition): !condition.evaluate(lookup)
         case .test(let key, let test): test.evaluate(lookup(key))
         }
-    }
-}
-
-/// A regular expression that must match a whole value, as Prometheus anchors its regexes.
-public struct AnchoredRegex: @unchecked Sendable {
-    // Regex is immutable once built; it is not marked Sendable only for its generic output type.
-    private let regex: Regex<AnyRegexOutput>
-    public let pattern: String
-
-    public init(_ pattern: String) throws {
-        self.pattern = pattern
-        self.regex = try Regex(pattern)
-    }
-
-    public func matches(_ value: String) -> Bool {
-        (try? regex.wholeMatch(in: value)) != nil
     }
 }

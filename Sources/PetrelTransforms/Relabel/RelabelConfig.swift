@@ -38,12 +38,7 @@ public enum LabelNameValidation: String, Sendable, CaseIterable {
         guard !name.isEmpty else { return false }
         switch self {
         case .legacy:
-            for (index, byte) in name.enumerated() {
-                let letter = (byte | 0x20) >= UInt8(ascii: "a") && (byte | 0x20) <= UInt8(ascii: "z")
-                let digit = byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")
-                guard letter || byte == UInt8(ascii: "_") || (digit && index > 0) else { return false }
-            }
-            return true
+            return PrometheusLabelName.isValid(name)
         case .utf8:
             var parser = Unicode.UTF8.ForwardParser()
             var iterator = name.makeIterator()
@@ -62,10 +57,8 @@ public enum LabelNameValidation: String, Sendable, CaseIterable {
     func isValidTemplate(_ template: String) -> Bool {
         guard self == .legacy else { return !template.isEmpty }
         let bytes = Array(template.utf8)
-        func isWord(_ byte: UInt8) -> Bool {
-            (byte | 0x20 >= UInt8(ascii: "a") && byte | 0x20 <= UInt8(ascii: "z"))
-                || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || byte == UInt8(ascii: "_")
-        }
+        // Go's `\w` is exactly the characters that may follow a name's first.
+        let isWord = PrometheusLabelName.isContinuation as (UInt8) -> Bool
         // That regex is: (a name start or a reference), then any mix of word characters and references.
         var index = 0
         while index < bytes.count {
@@ -81,7 +74,7 @@ public enum LabelNameValidation: String, Sendable, CaseIterable {
                     guard index < bytes.count, bytes[index] == UInt8(ascii: "}") else { return false }
                     index += 1
                 }
-            } else if isWord(byte) && !(index == 0 && byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) {
+            } else if index == 0 ? PrometheusLabelName.isStart(byte) : isWord(byte) {
                 index += 1
             } else {
                 return false
@@ -176,7 +169,7 @@ public struct RelabelRuleConfig: Sendable, Equatable {
             problems.append(Problem(key: "source_labels[\(index)]", message: "\"\(name)\" is not a valid label name"))
         }
         do {
-            _ = try RelabelRegex(regex)
+            _ = try RE2Regex(regex)
         } catch {
             problems.append(Problem(key: "regex", message: "invalid regular expression \"\(regex)\": \(error)"))
         }

@@ -7,7 +7,7 @@ struct RelabelRule: Sendable {
     let action: RelabelAction
     private let sourceNames: [[UInt8]]
     private let separator: [UInt8]
-    private var regex: RelabelRegex
+    private var regex: RE2Regex
     /// `target_label` as written: only `replace` expands it.
     private let targetName: [UInt8]
     private let target: ExpansionTemplate
@@ -36,7 +36,7 @@ struct RelabelRule: Sendable {
         action = config.action
         sourceNames = (config.sourceLabels ?? []).map { Array($0.utf8) }
         separator = Array(config.separator.utf8)
-        let regex = try RelabelRegex(config.regex, allowFastPath: allowFastPath)
+        let regex = try RE2Regex(config.regex, allowFastPath: allowFastPath)
         self.regex = regex
         targetName = Array(config.targetLabel.utf8)
         target = ExpansionTemplate(config.targetLabel, groupCount: regex.groupCount, groupNumber: regex.groupNumber)

@@ -58,10 +58,10 @@ public struct SpanMetricsTransformConfig: Sendable, Equatable {
     public static func labelName(_ attribute: String) -> String {
         var name = String.UnicodeScalarView()
         for scalar in attribute.unicodeScalars {
-            let valid = ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar)
-            name.append(valid ? scalar : "_")
+            name.append(PrometheusLabelName.isContinuation(scalar) ? scalar : "_")
         }
-        if let first = name.first, ("0"..."9").contains(first) { name.insert("_", at: name.startIndex) }
+        // Only a digit can follow but not start a name.
+        if let first = name.first, !PrometheusLabelName.isStart(first) { name.insert("_", at: name.startIndex) }
         return String(name)
     }
 

@@ -33,7 +33,7 @@ public struct TagTransformConfig: Sendable, Equatable {
             return
         }
         for (name, value) in labels {
-            guard Self.isValidLabelName(name) else {
+            guard PrometheusLabelName.isValid(name) else {
                 reader.diagnostics.error(
                     "\(reader.path("labels")).\(name)", line: reader.node.line,
                     "\"\(name)\" is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*)")
@@ -42,18 +42,6 @@ public struct TagTransformConfig: Sendable, Equatable {
             // An empty value means no label, as in Prometheus; a DaemonSet whose variable is unset adds nothing.
             guard !value.isEmpty else { continue }
             tags.append(Tag(label: name, attribute: Self.attributeNames[name] ?? name, value: value))
-        }
-    }
-
-    static func isValidLabelName(_ name: String) -> Bool {
-        guard let first = name.utf8.first,
-            first == UInt8(ascii: "_") || (first | 0x20) >= UInt8(ascii: "a") && (first | 0x20) <= UInt8(ascii: "z")
-        else {
-            return false
-        }
-        return name.utf8.allSatisfy { byte in
-            byte == UInt8(ascii: "_") || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
-                || ((byte | 0x20) >= UInt8(ascii: "a") && (byte | 0x20) <= UInt8(ascii: "z"))
         }
     }
 }

@@ -5,21 +5,21 @@ import Testing
 
 /// The relabel regex: RE2 syntax on Swift's engine, fast paths that agree with it, the cache,
 /// Go's template expansion, and MD5.
-@Suite struct RelabelRegexTests {
-    private func match(_ regex: inout RelabelRegex, _ input: String) -> [Int32]? {
+@Suite struct RE2RegexTests {
+    private func match(_ regex: inout RE2Regex, _ input: String) -> [Int32]? {
         var captures: [Int32] = []
         var input = input
         let matched = input.withUTF8 { regex.match(UnsafeRawBufferPointer($0), captures: &captures) }
         return matched ? captures : nil
     }
 
-    private func matches(_ regex: inout RelabelRegex, _ input: String) -> Bool {
+    private func matches(_ regex: inout RE2Regex, _ input: String) -> Bool {
         var input = input
         return input.withUTF8 { regex.matches(UnsafeRawBufferPointer($0)) }
     }
 
     private func matches(_ pattern: String, _ input: String) throws -> Bool {
-        var regex = try RelabelRegex(pattern, allowFastPath: false)
+        var regex = try RE2Regex(pattern, allowFastPath: false)
         return matches(&regex, input)
     }
 
@@ -39,20 +39,20 @@ import Testing
 
     @Test func commonShapesTakeTheFastPath() throws {
         for pattern in Self.fastPatterns {
-            #expect(try RelabelRegex(pattern).isFastPath, "\(pattern)")
+            #expect(try RE2Regex(pattern).isFastPath, "\(pattern)")
         }
         for pattern in [
             "fo+", "[a-z]+", "(?i)foo", "a.b", "(a)(b)", "foo.*?", ".*(foo).*", #"\d+"#, "a|b.*", "(?:foo)", "a{2}",
             #"\Qa\E"#, "(a|b)c", "a$b",
         ] {
-            #expect(try !RelabelRegex(pattern).isFastPath, "\(pattern)")
+            #expect(try !RE2Regex(pattern).isFastPath, "\(pattern)")
         }
     }
 
     @Test(arguments: fastPatterns)
     func fastPathAgreesWithTheRegexEngine(pattern: String) throws {
-        var fast = try RelabelRegex(pattern)
-        var engine = try RelabelRegex(pattern, allowFastPath: false)
+        var fast = try RE2Regex(pattern)
+        var engine = try RE2Regex(pattern, allowFastPath: false)
         #expect(fast.isFastPath && !engine.isFastPath)
         #expect(fast.groupCount == engine.groupCount)
         for input in Self.inputs {
@@ -129,27 +129,27 @@ import Testing
         #expect(try matches(#"[\S]"#, "a"))
         #expect(try !matches(#"[\S]"#, " "))
         #expect(try matches(#"\x41\x{42}"#, "AB"))
-        #expect(throws: RE2SyntaxError.self) { try RelabelRegex(#"\x4"#) }
+        #expect(throws: RE2SyntaxError.self) { try RE2Regex(#"\x4"#) }
     }
 
     @Test func capturesAreByteOffsets() throws {
-        var alternation = try RelabelRegex("(a)|(b)")
+        var alternation = try RE2Regex("(a)|(b)")
         #expect(match(&alternation, "b") == [0, 1, -1, -1, 0, 1])
-        var unicode = try RelabelRegex("(é+)(x)")
+        var unicode = try RE2Regex("(é+)(x)")
         #expect(match(&unicode, "ééx") == [0, 5, 0, 4, 4, 5])
-        var ungreedy = try RelabelRegex("(?U)(a+)(a*)")
+        var ungreedy = try RE2Regex("(?U)(a+)(a*)")
         #expect(match(&ungreedy, "aaa") == [0, 3, 0, 1, 1, 3])
-        var named = try RelabelRegex("(?P<host>[^:]+):(?<port>[0-9]+)")
+        var named = try RE2Regex("(?P<host>[^:]+):(?<port>[0-9]+)")
         #expect(named.groupNames == [nil, "host", "port"])
         #expect(named.groupNumber(named: "port") == 2)
         #expect(match(&named, "h:80") == [0, 4, 0, 1, 2, 4])
-        var wildcard = try RelabelRegex("foo(.+)bar")
+        var wildcard = try RE2Regex("foo(.+)bar")
         #expect(wildcard.isFastPath)
         #expect(match(&wildcard, "fooXYbar") == [0, 8, 3, 5])
     }
 
     @Test func engineResultsAreCachedAndTheCacheIsBounded() throws {
-        var regex = try RelabelRegex("([a-z]+)-([0-9]+)")
+        var regex = try RE2Regex("([a-z]+)-([0-9]+)")
         #expect(!regex.isFastPath)
         #expect(match(&regex, "abc-12") == [0, 6, 0, 3, 4, 6])
         #expect(regex.cachedResults == 1)
@@ -173,7 +173,7 @@ import Testing
     // MARK: Expansion
 
     @Test func expansionFollowsGosRegexpExpand() throws {
-        let regex = try RelabelRegex("(?P<name>a)(b)")
+        let regex = try RE2Regex("(?P<name>a)(b)")
         let input = Array("ab".utf8)
         let captures: [Int32] = [0, 2, 0, 1, 1, 2]
         func expand(_ template: String) -> String {

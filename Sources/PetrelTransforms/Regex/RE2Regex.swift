@@ -6,9 +6,11 @@ import Glibc
 import Darwin
 #endif
 
-/// A relabel regex, compiled once and anchored at both ends as Prometheus anchors it.
+/// A regular expression in RE2 syntax (Go's `regexp`), compiled once and anchored at both ends as Prometheus anchors
+/// it: the one regex of `relabel`'s `regex` and `filter`'s `matches`, so a pattern means the same in both.
 ///
-/// Prometheus compiles `^(?s:REGEX)$`: the whole value must match and `.` matches a newline too.
+/// A pattern RE2 refuses (lookaround, backreferences...) is refused with `RE2SyntaxError`. Prometheus compiles
+/// `^(?s:REGEX)$`: the whole value must match and `.` matches a newline too; `\d`, `\w`, `\s` are ASCII only.
 /// The shapes most rules use are answered on the bytes without a regex engine: a literal, an
 /// alternation of literals, `prefix.*suffix` and `prefix.+suffix` (either end may be empty, the
 /// wildcard may be a capture group), `.*inner.*`, each optionally inside one group capturing the
@@ -17,9 +19,9 @@ import Darwin
 ///
 /// Captures are byte offsets into the input, two per group (group 0 is the whole match), `-1` for
 /// a group that did not take part in the match.
-struct RelabelRegex: @unchecked Sendable {
+public struct RE2Regex: @unchecked Sendable {
     // @unchecked: Regex is immutable once built; it is not Sendable only for its generic output type.
-    let pattern: String
+    public let pattern: String
     /// Group names by number; index 0 is the whole match and is never named.
     let groupNames: [String?]
     private let fastPath: FastPath?
@@ -35,7 +37,7 @@ struct RelabelRegex: @unchecked Sendable {
     var cachedResults: Int { cache.count }
 
     /// Compiles `pattern`; `allowFastPath: false` forces the regex engine, to test the fast paths against it.
-    init(_ pattern: String, allowFastPath: Bool = true) throws(RE2SyntaxError) {
+    public init(_ pattern: String, allowFastPath: Bool = true) throws(RE2SyntaxError) {
         let syntax = try RE2Syntax(pattern)
         do {
             regex = try Regex("(?s:" + syntax.swiftPattern + ")")
@@ -55,6 +57,16 @@ struct RelabelRegex: @unchecked Sendable {
     /// The number of the first group named `name`, as Go's `Regexp.Expand` finds it.
     func groupNumber(named name: String) -> Int? {
         groupNames.firstIndex { $0 == name }
+    }
+
+    /// Whether the whole of `value` matches, without the cache: for values that rarely repeat, and for callers that
+    /// cannot mutate (a `filter` condition is evaluated in place).
+    public func matches(_ value: String) -> Bool {
+        if let fastPath {
+            var value = value
+            return value.withUTF8 { fastPath.matches(UnsafeRawBufferPointer($0)) }
+        }
+        return (try? regex.wholeMatch(in: value)) != nil
     }
 
     /// Whether the whole of `input` matches.
@@ -112,7 +124,7 @@ struct RelabelRegex: @unchecked Sendable {
     }
 }
 
-extension RelabelRegex {
+extension RE2Regex {
     /// A pattern simple enough to match on bytes: `[^] [(] lit | lit|lit|... | [lit] W [lit] | .*lit.* [)] [$]`.
     struct FastPath: Sendable {
         enum Kind: Sendable {

@@ -1,9 +1,10 @@
+import PetrelConfig
 import PetrelCore
 import PetrelSinks
 import PetrelSources
 import PetrelTransforms
 
-/// Every component type Petrel ships, as `ComponentRegistry.standard` offers them to the configuration.
+/// Every component type Petrel ships, listed here so that the configuration loader knows none of them.
 public enum BuiltinComponents {
     public static let all: [ComponentDefinition] = [
         DemoSource.definition,
@@ -19,4 +20,7 @@ public enum BuiltinComponents {
         OTLPSink.definition,
         ConsoleSink.definition,
     ]
+
+    /// The registry `petrel run` and `petrel validate` hand to the `ConfigLoader`.
+    public static var registry: ComponentRegistry { ComponentRegistry(all) }
 }

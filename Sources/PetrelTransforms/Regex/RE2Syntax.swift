@@ -1,6 +1,6 @@
 /// A pattern that is not valid RE2, worded as Go's `regexp` words it.
-struct RE2SyntaxError: Error, CustomStringConvertible, Equatable {
-    var description: String
+public struct RE2SyntaxError: Error, CustomStringConvertible, Equatable {
+    public var description: String
 }
 
 /// An RE2 pattern (Go's `regexp`, which Prometheus uses) rewritten for Swift's `Regex`.
