@@ -53,6 +53,8 @@ public struct OTLPSource: Source {
             config: .defaults {
                 $0.rpc.maxRequestPayloadSize = transportLimit
                 $0.compression.enabledAlgorithms = .gzip
+                $0.connection.maxIdleTime = config.listener.idleTimeout
+                $0.channelDebuggingCallbacks.onBindTCPListener = Self.guardListener(config.listener)
             })
         let server = GRPCServer(
             transport: transport,
@@ -87,14 +89,39 @@ public struct OTLPSource: Source {
     ) async throws {
         let handler = OTLPHTTPHandler(
             receiver: receiver, maxMessageSize: config.maxMessageSize, retryAfter: config.retryAfter)
-        let server = HTTPIngestServer(
+        let settings = HTTPServerSettings(
             host: config.httpAddress.host, port: config.httpAddress.port, maxBodySize: config.maxMessageSize,
-            logger: context.logger, tooLarge: { handler.tooLarge($0) }, handler: { await handler.handle($0) })
+            limits: config.listener, retryAfter: config.retryAfter)
+        let server = HTTPIngestServer(
+            settings: settings, memory: context.output.memory, logger: context.logger,
+            tooLarge: { handler.tooLarge($0) }, handler: { await handler.handle($0) })
         let host = config.httpAddress.host
         try await server.run(shutdown: context.shutdown) { port in
             context.logger.info(
                 "listening for OTLP/HTTP", metadata: ["address": "\(HostPort(host: host, port: port))"])
             onListening()
+        }
+    }
+
+    /// The gRPC listener's share of the HTTP listeners' limits: connections past `max_connections` are closed as
+    /// they are accepted, and one that has not sent its HTTP/2 preface within `request_header_timeout` is closed
+    /// (grpc-swift waits for it for ever; `maxIdleTime` only starts once it is there).
+    static func guardListener(
+        _ limits: HTTPListenerLimits
+    ) -> @Sendable (any Channel) -> EventLoopFuture<Void> {
+        { channel in
+            channel.eventLoop.makeCompletedFuture {
+                let pipeline = channel.pipeline.syncOperations
+                try pipeline.addHandler(ConnectionLimiter(maxConnections: limits.maxConnections), position: .first)
+                try pipeline.addHandler(
+                    AcceptedChannelInitializer { child in
+                        try child.pipeline.syncOperations.addHandler(
+                            FirstBytesTimeoutHandler(
+                                bytes: FirstBytesTimeoutHandler.http2PrefaceLength,
+                                timeout: limits.requestHeaderTimeout),
+                            position: .first)
+                    })
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 import PetrelCodecs
 import PetrelCore
+import PetrelNet
 
 /// Settings of the `otlp` source.
 public struct OTLPSourceConfig: Sendable {
@@ -21,6 +22,9 @@ public struct OTLPSourceConfig: Sendable {
     public var retryAfter: Duration = .seconds(1)
     /// How OTLP metrics become Prometheus-style series.
     public var metrics = OTLPMetricOptions()
+    /// Connections and timeouts of each listener (gRPC: `request_header_timeout` bounds the HTTP/2 preface and
+    /// `idle_timeout` a connection without calls).
+    public var listener = HTTPListenerLimits()
 
     public init() {}
 
@@ -53,6 +57,7 @@ public struct OTLPSourceConfig: Sendable {
             maxMessageSize = OTLPSourceConfig().maxMessageSize
         }
         retryAfter = reader.duration("retry_after", default: retryAfter)
+        listener = HTTPListenerLimits(from: reader, default: listener)
         if let section = reader.section("metrics") {
             metrics.addUnitAndTypeSuffixes = section.bool(
                 "add_unit_and_type_suffixes", default: metrics.addUnitAndTypeSuffixes)

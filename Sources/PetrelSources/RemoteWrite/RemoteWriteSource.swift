@@ -24,8 +24,7 @@ public struct RemoteWriteSource: Source {
         let receiver = RemoteWriteReceiver(
             config: config, output: context.output, telemetry: context.telemetry)
         let server = HTTPIngestServer(
-            host: config.address.host, port: config.address.port, maxBodySize: config.maxBodySize,
-            logger: context.logger
+            settings: config.server, memory: context.output.memory, logger: context.logger
         ) { request in
             await receiver.handle(request)
         }

@@ -1,5 +1,6 @@
 import PetrelCodecs
 import PetrelCore
+import PetrelNet
 
 /// Settings of the `prometheus_remote_write` source.
 public struct RemoteWriteSourceConfig: Sendable {
@@ -12,6 +13,8 @@ public struct RemoteWriteSourceConfig: Sendable {
     public var limits = RemoteWriteDecoder.Limits()
     /// What a sender is told to wait before retrying when the pipeline is full.
     public var retryAfter: Duration = .seconds(1)
+    /// Connections and timeouts of the listener.
+    public var listener = HTTPListenerLimits()
 
     public init() {}
 
@@ -29,5 +32,12 @@ public struct RemoteWriteSourceConfig: Sendable {
         limits.maxLabelValueLength = reader.byteSize(
             "max_label_value_length", default: limits.maxLabelValueLength)
         retryAfter = reader.duration("retry_after", default: retryAfter)
+        listener = HTTPListenerLimits(from: reader, default: listener)
+    }
+
+    /// The HTTP server's settings.
+    var server: HTTPServerSettings {
+        HTTPServerSettings(
+            host: address.host, port: address.port, maxBodySize: maxBodySize, limits: listener, retryAfter: retryAfter)
     }
 }
