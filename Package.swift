@@ -101,7 +101,7 @@ let package = Package(
         .target(
             name: "PetrelConfig",
             dependencies: [
-                "PetrelCore", "PetrelSources", "PetrelTransforms", "PetrelSinks",
+                "PetrelCore", "PetrelNet", "PetrelSources", "PetrelTransforms", "PetrelSinks",
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
@@ -157,7 +157,7 @@ let package = Package(
         .testTarget(
             name: "PetrelTopologyTests",
             dependencies: [
-                "PetrelTopology", "PetrelConfig", "PetrelTestSupport",
+                "PetrelTopology", "PetrelConfig", "PetrelNet", "PetrelTestSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),

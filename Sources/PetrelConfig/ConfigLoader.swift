@@ -1,5 +1,6 @@
 import Foundation
 import PetrelCore
+import PetrelNet
 
 /// Reads a pipeline configuration file into a validated `PipelineConfig`, or every error it has.
 ///
@@ -49,7 +50,7 @@ public struct ConfigLoader: Sendable {
 
         let top = ConfigReader(node: root, path: "", diagnostics: diagnostics)
         let dataDirectory = readDataDirectory(top)
-        let apiAddress = readAPI(top)
+        let (apiAddress, apiLimits) = readAPI(top)
         let memoryLimit = readMemoryLimit(top)
         let shutdownTimeout = top.duration("shutdown_timeout", default: PipelineConfig.defaultShutdownTimeout)
         if shutdownTimeout < .zero { top.error("shutdown_timeout", "must not be negative") }
@@ -63,9 +64,11 @@ public struct ConfigLoader: Sendable {
         var graph = PipelineGraph(entries: unique)
         let components = graph.check(diagnostics, complete: unique.count == entries.count)
         guard diagnostics.errors.isEmpty else { throw ConfigLoadError(errors: diagnostics.errors) }
-        return PipelineConfig(
+        var config = PipelineConfig(
             dataDirectory: dataDirectory, apiAddress: apiAddress, components: components, memoryLimit: memoryLimit,
             shutdownTimeout: shutdownTimeout)
+        config.apiLimits = apiLimits
+        return config
     }
 
     // MARK: Top level
@@ -88,19 +91,21 @@ public struct ConfigLoader: Sendable {
     /// Below this a pipeline cannot hold one large request; a smaller limit is a typo.
     static let minimumMemoryLimit = 16 << 20
 
-    private func readAPI(_ top: ConfigReader) -> (host: String, port: Int)? {
+    private func readAPI(_ top: ConfigReader) -> ((host: String, port: Int)?, HTTPListenerLimits) {
         var enabled = true
         var address = Self.defaultAPIAddress
+        var limits = HTTPListenerLimits()
         if let api = top.section("api") {
             enabled = api.bool("enabled", default: true)
             address = api.string("address", default: Self.defaultAPIAddress)
             if case .failure(let error) = HostPort.parse(address) {
                 api.error("address", "invalid address \"\(address)\": \(error.message)")
             }
+            limits = HTTPListenerLimits(from: api)
             api.finish()
         }
-        guard enabled, case .success(let parsed) = HostPort.parse(address) else { return nil }
-        return (parsed.host, parsed.port)
+        guard enabled, case .success(let parsed) = HostPort.parse(address) else { return (nil, limits) }
+        return ((parsed.host, parsed.port), limits)
     }
 
     /// The components of one section (`sources`, `transforms` or `sinks`), each built.

@@ -1,4 +1,5 @@
 import PetrelCore
+import PetrelNet
 
 /// A validated pipeline: its settings and its components, ready for the topology to wire and run.
 public struct PipelineConfig: Sendable {
@@ -8,6 +9,8 @@ public struct PipelineConfig: Sendable {
     ///
     /// An IPv6 host is given without its brackets (`::1`).
     public var apiAddress: (host: String, port: Int)?
+    /// The API listener's connection limit and timeouts (`api.max_connections`...).
+    public var apiLimits = HTTPListenerLimits()
     /// In topological order: sources first, and every component after all of its inputs.
     public var components: [ComponentConfig]
     /// The top-level `memory_limit`: the most bytes of batches the pipeline's queues hold before its sources refuse

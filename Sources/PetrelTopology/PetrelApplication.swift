@@ -15,8 +15,8 @@ public struct PetrelApplication: Sendable {
         self.topology = topology
         self.apiServer = config.apiAddress.map { address in
             APIServer(
-                host: address.host, port: address.port, telemetry: telemetry, readiness: topology.readiness,
-                logger: logger)
+                host: address.host, port: address.port, limits: config.apiLimits, telemetry: telemetry,
+                readiness: topology.readiness, logger: logger)
         }
         self.logger = logger
     }
