@@ -54,4 +54,38 @@ import Testing
         for connection in flood { connection.close() }
         #expect(await petrel.stop(within: .seconds(10)) == 0)
     }
+
+    @Test func stalledUploadsAreRefusedAtTheMemoryLimit() async throws {
+        let remoteWrite = freePort()
+        let petrel = try PetrelProcess(
+            config: """
+                memory_limit: 32MiB
+                sources:
+                  rw: { type: prometheus_remote_write, address: "127.0.0.1:\(remoteWrite)" }
+                sinks:
+                  bh: { type: blackhole, inputs: [rw] }
+                """, directory: directory)
+        try await petrel.start()
+        // Sixty uploads declare 16MiB each, send 1MiB and stall: 60MiB of bodies against a 32MiB limit.
+        let uploads = await offload {
+            (0..<60).compactMap { _ -> RawConnection? in
+                guard let connection = RawConnection(port: remoteWrite) else { return nil }
+                connection.send(
+                    rawRequestHead("POST", "/api/v1/write", ["Content-Length": String(16 << 20)])
+                        + String(repeating: "x", count: 1 << 20))
+                return connection
+            }
+        }
+        #expect(uploads.count == 60)
+        let refused = await offload {
+            uploads.filter { $0.readResponse(timeout: .milliseconds(100))?.status == 429 }.count
+        }
+        // About 32 fit; the others were refused as their bytes arrived.
+        #expect((20...40).contains(refused), "\(refused) of 60 stalled uploads were refused")
+        #expect(await httpGet(port: petrel.apiPort, path: "/health")?.status == 200)
+        let peak = try #require(petrel.peakResidentBytes())
+        #expect(peak < 200 << 20, "peak RSS \(peak >> 20)MiB")
+        for upload in uploads { upload.close() }
+        #expect(await petrel.stop(within: .seconds(10)) == 0)
+    }
 }

@@ -79,9 +79,14 @@ public final class RawConnection: @unchecked Sendable {
         return true
     }
 
+    private static func deadline(after timeout: Duration) -> DispatchTime {
+        let (seconds, attoseconds) = timeout.components
+        return DispatchTime.now() + .nanoseconds(Int(seconds * 1_000_000_000 + attoseconds / 1_000_000_000))
+    }
+
     /// The next response (its body by `Content-Length`), or nil when none comes complete within `timeout`.
     public func readResponse(timeout: Duration = .seconds(5)) -> Response? {
-        let deadline = DispatchTime.now() + .nanoseconds(Int(timeout.components.seconds * 1_000_000_000))
+        let deadline = Self.deadline(after: timeout)
         while true {
             if let response = takeResponse() { return response }
             guard fill(until: deadline) else { return nil }
@@ -112,7 +117,7 @@ public final class RawConnection: @unchecked Sendable {
     /// Whether the server closes the connection (end of stream or reset) within `timeout`; bytes it sends before
     /// closing are kept for `readResponse`.
     public func closedByServer(within timeout: Duration) -> Bool {
-        let deadline = DispatchTime.now() + .nanoseconds(Int(timeout.components.seconds * 1_000_000_000))
+        let deadline = Self.deadline(after: timeout)
         while DispatchTime.now() < deadline {
             let now = DispatchTime.now()
             let left = deadline.uptimeNanoseconds - now.uptimeNanoseconds
