@@ -248,6 +248,28 @@ import Testing
         stopping.cancel()
     }
 
+    @Test func bodyTricklingInDoesNotHoldUpShutdownPastTheBodyTimeout() async throws {
+        let server = try await Running(limits: Running.limits(body: .milliseconds(800)))
+        let trickle = try await server.connect()
+        trickle.send(rawRequestHead("POST", "/a", ["Content-Length": "100"]))
+        let stopped = Atomic<Bool>(false)
+        let stopping = Task {
+            try await server.stop()
+            stopped.store(true, ordering: .relaxed)
+        }
+        // A byte every 200ms would keep the body timeout from firing for ever; at shutdown it stops moving.
+        var sent = 0
+        while !stopped.load(ordering: .relaxed) && sent < 50 {
+            trickle.send("x")
+            sent += 1
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        let done = stopped.load(ordering: .relaxed)
+        #expect(done, "still serving after \(sent) bytes")
+        #expect(await offload { trickle.closedByServer(within: Self.bound) })
+        stopping.cancel()
+    }
+
     @Test func listenerKeysAreReadOnBothPushSources() throws {
         let keys = componentConfig([
             "max_connections": 50, "request_header_timeout": "2s", "request_body_timeout": "3s", "idle_timeout": "4s",

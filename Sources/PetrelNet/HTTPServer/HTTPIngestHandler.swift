@@ -39,6 +39,8 @@ final class HTTPIngestHandler: ChannelInboundHandler {
     private var body = ByteBuffer()
     /// Bytes of `body` counted against `memory`.
     private var reserved = 0
+    /// The server is shutting down: deadlines no longer move later, so a body trickling in cannot hold it up.
+    private var draining = false
     private var deadline = NIODeadline.distantFuture
     private var timer: (task: Scheduled<Void>, at: NIODeadline)?
 
@@ -73,6 +75,14 @@ final class HTTPIngestHandler: ChannelInboundHandler {
         releaseBody()
         timer?.task.cancel()
         timer = nil
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is ServerDrainingEvent else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        draining = true
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
@@ -220,7 +230,9 @@ final class HTTPIngestHandler: ChannelInboundHandler {
             deadline = .distantFuture
             return
         }
-        deadline = .now() + TimeAmount(duration)
+        let next = NIODeadline.now() + TimeAmount(duration)
+        if draining && deadline != .distantFuture && next > deadline { return }
+        deadline = next
         if let timer, timer.at <= deadline { return }
         timer?.task.cancel()
         schedule(at: deadline, context)
@@ -240,3 +252,7 @@ final class HTTPIngestHandler: ChannelInboundHandler {
         timer = (task, when)
     }
 }
+
+/// Tells a connection's handler that the server is shutting down (after `ChannelShouldQuiesceEvent`, which
+/// `HTTPServerPipelineHandler` acts on and does not pass along).
+struct ServerDrainingEvent {}

@@ -158,7 +158,8 @@ final class ConnectionTracker: Sendable {
     /// Asks every connection to close once its request in flight is answered, and waits until all are closed.
     ///
     /// An idle connection closes at once; one mid-request closes after its answer (`Connection: close`), or when a
-    /// timeout ends it; one whose client went away is already gone, whatever state its request was in.
+    /// timeout ends it (a body still arriving gets no more than `request_body_timeout` from its last chunk); one
+    /// whose client went away is already gone, whatever state its request was in.
     func quiesce() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let open = state.withLock { state -> [Channel] in
@@ -169,6 +170,7 @@ final class ConnectionTracker: Sendable {
             if open.isEmpty { continuation.resume() }
             for channel in open {
                 channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+                channel.pipeline.fireUserInboundEventTriggered(ServerDrainingEvent())
             }
         }
     }
