@@ -1,5 +1,6 @@
 import GRPCCore
 import OTLPServices
+import PetrelCore
 import PetrelNet
 import PetrelSources
 import PetrelTestSupport
@@ -54,6 +55,42 @@ private typealias TraceService = Opentelemetry_Proto_Collector_Trace_V1_TraceSer
                 }) != nil
         }
         #expect(served)
+        try await source.stop()
+    }
+
+    @Test func bodiesHoldingTheMemoryLimitAreAnsweredAsOTLPWantsOnBothTransports() async throws {
+        let memory = MemoryLimit(limit: 256 << 10)
+        var config = OTLPSourceConfig()
+        config.retryAfter = .milliseconds(2500)
+        let source = try await RunningOTLPSource(config: config, memory: memory)
+        let stalled = try #require(await offload { RawConnection(port: source.httpPort) })
+        stalled.send(
+            rawRequestHead(
+                "POST", "/v1/traces", ["Content-Length": String(1 << 20), "Content-Type": "application/x-protobuf"]))
+        stalled.send([UInt8](repeating: 0, count: 512 << 10))
+        #expect(await componentEventually { memory.bytes == 512 << 10 })
+        // Over HTTP: 429 with Retry-After and a google.rpc.Status in the request's encoding.
+        let refused = try #require(await offload { RawConnection(port: source.httpPort) })
+        refused.send(
+            rawRequestHead(
+                "POST", "/v1/traces", ["Content-Length": String(1 << 20), "Content-Type": "application/x-protobuf"]))
+        refused.send([UInt8](repeating: 0, count: 64 << 10))
+        let response = try #require(await offload { refused.readResponse() })
+        #expect(response.status == 429)
+        #expect(response.headers["retry-after"] == "3")
+        let status = DecodedStatus(protobuf: response.body)
+        #expect(status?.code == 8, "RESOURCE_EXHAUSTED")
+        #expect(status?.retryInfo == true)
+        // Over gRPC: the batch is refused with RESOURCE_EXHAUSTED while the bodies hold the limit.
+        let request = OTLPFixtures.traceRequest(spans: 1)
+        try await source.withClient { client in
+            let error = await #expect(throws: RPCError.self) {
+                try await TraceService.Client(wrapping: client).export(request)
+            }
+            #expect(error?.code == .resourceExhausted)
+        }
+        stalled.close()
+        #expect(await componentEventually { memory.bytes == 0 })
         try await source.stop()
     }
 }

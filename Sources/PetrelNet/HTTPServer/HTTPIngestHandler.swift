@@ -30,6 +30,7 @@ final class HTTPIngestHandler: ChannelInboundHandler {
     private let settings: HTTPServerSettings
     private let memory: MemoryLimit?
     private let tooLarge: HTTPIngestServer.TooLarge
+    private let busy: HTTPIngestServer.Refusal
     private let handler: HTTPIngestServer.Handler
     private let logger: Logger
 
@@ -46,11 +47,12 @@ final class HTTPIngestHandler: ChannelInboundHandler {
 
     init(
         settings: HTTPServerSettings, memory: MemoryLimit?, tooLarge: @escaping HTTPIngestServer.TooLarge,
-        handler: @escaping HTTPIngestServer.Handler, logger: Logger
+        busy: @escaping HTTPIngestServer.Refusal, handler: @escaping HTTPIngestServer.Handler, logger: Logger
     ) {
         self.settings = settings
         self.memory = memory
         self.tooLarge = tooLarge
+        self.busy = busy
         self.handler = handler
         self.logger = logger
     }
@@ -136,7 +138,7 @@ final class HTTPIngestHandler: ChannelInboundHandler {
         }
         if let memory {
             guard memory.reserve(size, holding: reserved) else {
-                refuse(busy, context)
+                refuse(busy(head!.headers), context)
                 return
             }
             reserved += size
@@ -144,14 +146,6 @@ final class HTTPIngestHandler: ChannelInboundHandler {
         var chunk = chunk
         body.writeBuffer(&chunk)
         expire(in: settings.limits.requestBodyTimeout, context)
-    }
-
-    private var busy: HTTPIngestResponse {
-        let (seconds, attoseconds) = settings.retryAfter.components
-        var response = HTTPIngestResponse.error(
-            .tooManyRequests, "request bodies being read hold the memory limit; retry later")
-        response.headers.add(name: "Retry-After", value: String(max(1, seconds + (attoseconds > 0 ? 1 : 0))))
-        return response
     }
 
     private func handle(head: HTTPRequestHead, body: ByteBuffer, context: ChannelHandlerContext) {

@@ -42,13 +42,16 @@ public struct HTTPIngestResponse: Sendable {
 /// requests in flight finish and closes the rest.
 public final class HTTPIngestServer: Sendable {
     public typealias Handler = @Sendable (HTTPIngestRequest) async -> HTTPIngestResponse
-    /// Answers a request whose body is over the limit, given its headers (OTLP wants a `Status` body there).
-    public typealias TooLarge = @Sendable (HTTPHeaders) -> HTTPIngestResponse
+    /// Answers a request refused before its body is read, given its headers (OTLP wants a `Status` body there).
+    public typealias Refusal = @Sendable (HTTPHeaders) -> HTTPIngestResponse
+    /// The answer to a body over the size limit (413).
+    public typealias TooLarge = Refusal
 
     public let settings: HTTPServerSettings
     private let memory: MemoryLimit?
     private let handler: Handler
     private let tooLarge: TooLarge
+    private let busy: Refusal
     private let logger: Logger
     private let connections = ConnectionTracker()
 
@@ -56,10 +59,11 @@ public final class HTTPIngestServer: Sendable {
     public var port: Int { settings.port }
     public var maxBodySize: Int { settings.maxBodySize }
 
-    /// `memory` is the pipeline's limit, which bodies being read count against; `nil` for none.
+    /// `memory` is the pipeline's limit, which bodies being read count against; `nil` for none. `busy` answers a body
+    /// refused for memory (429); by default in plain text with `Retry-After`.
     public init(
         settings: HTTPServerSettings, memory: MemoryLimit? = nil, logger: Logger, tooLarge: TooLarge? = nil,
-        handler: @escaping Handler
+        busy: Refusal? = nil, handler: @escaping Handler
     ) {
         self.settings = settings
         self.memory = memory
@@ -67,6 +71,15 @@ public final class HTTPIngestServer: Sendable {
         let maxBodySize = settings.maxBodySize
         self.tooLarge =
             tooLarge ?? { _ in .error(.payloadTooLarge, "request body exceeds the limit of \(maxBodySize) bytes") }
+        let (seconds, attoseconds) = settings.retryAfter.components
+        let retryAfter = String(max(1, seconds + (attoseconds > 0 ? 1 : 0)))
+        self.busy =
+            busy ?? { _ in
+                var response = HTTPIngestResponse.error(
+                    .tooManyRequests, "request bodies being read hold the memory limit; retry later")
+                response.headers.add(name: "Retry-After", value: retryAfter)
+                return response
+            }
         self.handler = handler
     }
 
@@ -118,7 +131,8 @@ public final class HTTPIngestServer: Sendable {
         try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
         try pipeline.addHandler(
             HTTPIngestHandler(
-                settings: settings, memory: memory, tooLarge: tooLarge, handler: handler, logger: logger))
+                settings: settings, memory: memory, tooLarge: tooLarge, busy: busy, handler: handler, logger: logger
+            ))
     }
 }
 

@@ -94,7 +94,7 @@ public struct OTLPSource: Source {
             limits: config.listener, retryAfter: config.retryAfter)
         let server = HTTPIngestServer(
             settings: settings, memory: context.output.memory, logger: context.logger,
-            tooLarge: { handler.tooLarge($0) }, handler: { await handler.handle($0) })
+            tooLarge: { handler.tooLarge($0) }, busy: { handler.busy($0) }, handler: { await handler.handle($0) })
         let host = config.httpAddress.host
         try await server.run(shutdown: context.shutdown) { port in
             context.logger.info(
