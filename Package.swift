@@ -145,6 +145,8 @@ let package = Package(
             dependencies: [
                 "PetrelSources", "PetrelTransforms", "PetrelSinks", "PetrelNet", "PetrelTestSupport", "OTLPProtos",
                 "OTLPServices",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
