@@ -36,7 +36,9 @@ final class HTTPIngestHandler: ChannelInboundHandler {
 
     private var phase = Phase.awaitingHead
     private var head: HTTPRequestHead?
-    /// The body read so far; a stored property of its own, so that appending never copies it.
+    /// The body read so far; a stored property of its own, so that appending never copies it. (Kept in the state
+    /// enum, every chunk copied the whole buffer; past 16MiB its 32MiB power-of-two capacity is mmapped afresh by
+    /// glibc on each copy, and a 16.8MiB body cost 13 times the CPU of a 15.3MiB one.)
     private var body = ByteBuffer()
     /// Bytes of `body` counted against `memory`.
     private var reserved = 0
