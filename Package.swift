@@ -151,6 +151,8 @@ let package = Package(
                 "PetrelSources", "PetrelTransforms", "PetrelSinks", "PetrelComponents", "PetrelConfig", "PetrelCore",
                 "PetrelCodecs", "PetrelNet", "PetrelTestSupport", "OTLPProtos", "OTLPServices",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
@@ -168,7 +170,8 @@ let package = Package(
         .testTarget(
             name: "PetrelTopologyTests",
             dependencies: [
-                "PetrelTopology", "PetrelConfig", "PetrelComponents", "PetrelCodecs", "PetrelCore", "PetrelTestSupport",
+                "PetrelTopology", "PetrelConfig", "PetrelComponents", "PetrelCodecs", "PetrelCore", "PetrelNet",
+                "PetrelTestSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -50,7 +50,7 @@ public struct ConfigLoader: Sendable {
 
         let top = ConfigReader(node: root, path: "", diagnostics: diagnostics)
         let dataDirectory = readDataDirectory(top)
-        let (apiAddress, apiSecurity) = readAPI(top)
+        let (apiAddress, apiLimits, apiSecurity) = readAPI(top)
         let memoryLimit = readMemoryLimit(top)
         let shutdownTimeout = top.duration("shutdown_timeout", default: PipelineConfig.defaultShutdownTimeout)
         if shutdownTimeout < .zero { top.error("shutdown_timeout", "must not be negative") }
@@ -67,6 +67,7 @@ public struct ConfigLoader: Sendable {
         var config = PipelineConfig(
             dataDirectory: dataDirectory, apiAddress: apiAddress, components: components, memoryLimit: memoryLimit,
             shutdownTimeout: shutdownTimeout)
+        config.apiLimits = apiLimits
         config.apiSecurity = apiSecurity
         return config
     }
@@ -91,9 +92,10 @@ public struct ConfigLoader: Sendable {
     /// Below this a pipeline cannot hold one large request; a smaller limit is a typo.
     static let minimumMemoryLimit = 16 << 20
 
-    private func readAPI(_ top: ConfigReader) -> ((host: String, port: Int)?, ListenerSecurity) {
+    private func readAPI(_ top: ConfigReader) -> ((host: String, port: Int)?, HTTPListenerLimits, ListenerSecurity) {
         var enabled = true
         var address = Self.defaultAPIAddress
+        var limits = HTTPListenerLimits()
         var security = ListenerSecurity()
         if let api = top.section("api") {
             enabled = api.bool("enabled", default: true)
@@ -101,11 +103,12 @@ public struct ConfigLoader: Sendable {
             if case .failure(let error) = HostPort.parse(address) {
                 api.error("address", "invalid address \"\(address)\": \(error.message)")
             }
+            limits = HTTPListenerLimits(from: api)
             security = ListenerSecurity.read(from: api)
             api.finish()
         }
-        guard enabled, case .success(let parsed) = HostPort.parse(address) else { return (nil, security) }
-        return ((parsed.host, parsed.port), security)
+        guard enabled, case .success(let parsed) = HostPort.parse(address) else { return (nil, limits, security) }
+        return ((parsed.host, parsed.port), limits, security)
     }
 
     /// The components of one section (`sources`, `transforms` or `sinks`), each built.

@@ -11,6 +11,8 @@ public struct PipelineConfig: Sendable {
     public var apiAddress: (host: String, port: Int)?
     /// The API's `tls` and `auth`.
     public var apiSecurity = ListenerSecurity()
+    /// The API listener's connection limit and timeouts (`api.max_connections`...).
+    public var apiLimits = HTTPListenerLimits()
     /// In topological order: sources first, and every component after all of its inputs.
     public var components: [ComponentConfig]
     /// The top-level `memory_limit`: the most bytes of batches the pipeline's queues hold before its sources refuse

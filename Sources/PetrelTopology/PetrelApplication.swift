@@ -16,7 +16,8 @@ public struct PetrelApplication: Sendable {
         self.topology = topology
         self.apiServer = config.apiAddress.map { address in
             APIServer(
-                host: address.host, port: address.port, security: config.apiSecurity, telemetry: telemetry,
+                host: address.host, port: address.port, limits: config.apiLimits, security: config.apiSecurity,
+                telemetry: telemetry,
                 readiness: topology.readiness, logger: logger)
         }
         self.logger = logger

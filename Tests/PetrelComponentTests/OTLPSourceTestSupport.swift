@@ -28,10 +28,12 @@ final class RunningOTLPSource: Sendable {
     let shutdown = ShutdownSignal()
     let task: Task<Void, any Error>
 
-    init(config: OTLPSourceConfig = OTLPSourceConfig(), queueCapacity: Int = 16) async throws {
+    init(config: OTLPSourceConfig = OTLPSourceConfig(), queueCapacity: Int = 16, memory: MemoryLimit? = nil)
+        async throws
+    {
         queue = BatchQueue(capacity: queueCapacity, producers: 1)
         telemetry = componentTestTelemetry(id: "otlp", type: "otlp", kind: .source)
-        let output = Output(edges: [.init(queue: queue, accepts: .all)], telemetry: telemetry)
+        let output = Output(edges: [.init(queue: queue, accepts: .all)], telemetry: telemetry, memory: memory)
         (grpcPort, httpPort, task) = try await Self.start(
             config, output: output, telemetry: telemetry, shutdown: shutdown)
     }

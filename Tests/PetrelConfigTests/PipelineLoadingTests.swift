@@ -114,6 +114,18 @@ import Testing
         #expect(config.apiAddress == nil)
     }
 
+    @Test func apiListenerLimits() throws {
+        let config = try Fakes.loader().parse(
+            "api: { max_connections: 50, request_header_timeout: 2s, idle_timeout: 5s }\n" + minimalPipeline,
+            file: "petrel.yaml")
+        #expect(config.apiLimits.maxConnections == 50)
+        #expect(config.apiLimits.requestHeaderTimeout == .seconds(2))
+        #expect(config.apiLimits.requestBodyTimeout == .seconds(30))
+        #expect(config.apiLimits.idleTimeout == .seconds(5))
+        let defaults = try Fakes.loader().parse(minimalPipeline, file: "petrel.yaml")
+        #expect(defaults.apiLimits.maxConnections == 4096)
+    }
+
     @Test func apiAddressWithHostName() throws {
         let config = try Fakes.loader().parse("api: { address: localhost:0 }\n" + minimalPipeline, file: "p.yaml")
         #expect(config.apiAddress?.host == "localhost")

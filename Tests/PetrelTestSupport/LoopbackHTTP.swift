@@ -1,15 +1,18 @@
 import Dispatch
+import Foundation
 import Synchronization
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Runs blocking work (sockets, waiting for processes) on a Dispatch thread, so that it never holds
-/// one of the few threads of Swift's cooperative pool that every other test needs.
+/// Runs blocking work (sockets, waiting for processes) on a thread of its own, so that it never holds
+/// one of the few threads of Swift's cooperative pool that every other test needs, nor waits behind other
+/// blocking work for one of Dispatch's (as many as the cores, which tests blocking for seconds exhaust).
 public func offload<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
     await withCheckedContinuation { continuation in
-        DispatchQueue.global().async { continuation.resume(returning: body()) }
+        let thread = Thread { continuation.resume(returning: body()) }
+        thread.start()
     }
 }
 

@@ -70,6 +70,24 @@ public final class PetrelProcess: @unchecked Sendable {
         return process.terminationStatus
     }
 
+    /// SIGTERM, then waits up to `timeout` for the exit: its status, or nil when the process was still running
+    /// (it is then killed with SIGKILL, so no test leaves it behind).
+    public func stop(within timeout: Duration) async -> Int32? {
+        guard let process else { return -1 }
+        self.process = nil
+        if process.isRunning { process.terminate() }
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        guard !process.isRunning else {
+            Foundation.kill(process.processIdentifier, SIGKILL)
+            await offload { process.waitUntilExit() }
+            return nil
+        }
+        return process.terminationStatus
+    }
+
     public var isRunning: Bool { process?.isRunning ?? false }
 
     /// What the process logged so far.

@@ -1,6 +1,7 @@
 import Synchronization
 
-/// The pipeline's `memory_limit`: the bytes of the batches held in its queues, and the most it admits.
+/// The pipeline's `memory_limit`: the bytes of the batches held in its queues and of request bodies being read, and
+/// the most it admits.
 ///
 /// Every graph queue reports what it holds. Sources ask `admits` before they accept a batch and refuse it (HTTP 429,
 /// `RESOURCE_EXHAUSTED`) while the queues hold the limit; batches already accepted always move on, so the queues may
@@ -21,6 +22,20 @@ public final class MemoryLimit: Sendable {
     public func admits(_ bytes: Int) -> Bool {
         let current = held.load(ordering: .relaxed)
         return current == 0 || current + bytes <= limit
+    }
+
+    /// Counts `bytes` more of a request body being read, unless that would pass the limit while anything but the
+    /// `held` bytes this same body already counts is held: the first body, like the first batch, always comes in.
+    /// Returns whether it counted them; the reader gives them back with `add(-bytes)` once the body is handled.
+    public func reserve(_ bytes: Int, holding held: Int) -> Bool {
+        var current = self.held.load(ordering: .relaxed)
+        while current == held || current + bytes <= limit {
+            let (exchanged, original) = self.held.compareExchange(
+                expected: current, desired: current + bytes, ordering: .relaxed)
+            if exchanged { return true }
+            current = original
+        }
+        return false
     }
 
     /// Counts bytes entering (positive) or leaving (negative) a queue.

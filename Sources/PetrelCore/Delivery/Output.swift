@@ -17,7 +17,8 @@ public struct Output: Sendable {
 
     public let edges: [Edge]
     private let telemetry: ComponentTelemetry
-    private let memory: MemoryLimit?
+    /// The pipeline's memory limit, which a push source's server also counts request bodies against.
+    public let memory: MemoryLimit?
 
     public init(edges: [Edge], telemetry: ComponentTelemetry, memory: MemoryLimit? = nil) {
         self.edges = edges

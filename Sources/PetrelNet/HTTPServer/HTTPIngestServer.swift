@@ -34,244 +34,171 @@ public struct HTTPIngestResponse: Sendable {
     }
 }
 
-/// An HTTP/1.1 server with keep-alive for sources that receive pushed data (remote-write, OTLP/HTTP).
+/// An HTTP/1.1 server with keep-alive and pipelining: push sources (remote-write, OTLP/HTTP) and the API run on it.
 ///
-/// Bodies are read whole, up to `maxBodySize` (413 past it, checked against `Content-Length` before
-/// any byte is read), then handed to an async handler. On shutdown it stops accepting connections,
-/// lets requests in flight finish and closes idle keep-alive connections.
+/// Bodies are read whole, up to `maxBodySize` (413 past it, at once when `Content-Length` says so), counted against
+/// the pipeline's memory limit while they are read (429 when it is held), then handed to an async handler. The
+/// limits of `HTTPListenerLimits` bound connections and time. On shutdown it stops accepting connections, lets
+/// requests in flight finish and closes the rest.
 public final class HTTPIngestServer: Sendable {
     public typealias Handler = @Sendable (HTTPIngestRequest) async -> HTTPIngestResponse
-    /// Answers a request whose body is over the limit, given its headers (OTLP wants a `Status` body there).
-    public typealias TooLarge = @Sendable (HTTPHeaders) -> HTTPIngestResponse
+    /// Answers a request refused before its body is read, given its headers (OTLP wants a `Status` body there).
+    public typealias Refusal = @Sendable (HTTPHeaders) -> HTTPIngestResponse
+    /// The answer to a body over the size limit (413).
+    public typealias TooLarge = Refusal
 
-    public let host: String
-    public let port: Int
-    public let maxBodySize: Int
-    private let handler: Handler
-    private let tooLarge: TooLarge
-    private let logger: Logger
+    public let settings: HTTPServerSettings
     private let tls: ReloadingTLSContext?
     private let authenticator: SourceAuthenticator?
+    private let openPaths: Set<String>
+    private let memory: MemoryLimit?
+    private let handler: Handler
+    private let tooLarge: TooLarge
+    private let busy: Refusal
+    private let logger: Logger
     private let connections = ConnectionTracker()
 
-    /// With `tls` every connection speaks TLS (mutual TLS as its settings say); with `authenticator` a request
-    /// without valid credentials is answered 401 before its body is read.
+    public var host: String { settings.host }
+    public var port: Int { settings.port }
+    public var maxBodySize: Int { settings.maxBodySize }
+
+    /// With `tls` every connection speaks TLS (mutual TLS as its settings say); with `authenticator` a request without
+    /// valid credentials is answered 401 before its body is read. `memory` is the pipeline's limit, which bodies being
+    /// read count against; `nil` for none. `busy` answers a body refused for memory (429); by default in plain text
+    /// with `Retry-After`. Requests for `openPaths` need no credentials.
     public init(
-        host: String, port: Int, maxBodySize: Int, logger: Logger, tls: ReloadingTLSContext? = nil,
-        authenticator: SourceAuthenticator? = nil, tooLarge: TooLarge? = nil, handler: @escaping Handler
+        settings: HTTPServerSettings, tls: ReloadingTLSContext? = nil, authenticator: SourceAuthenticator? = nil,
+        openPaths: Set<String> = [], memory: MemoryLimit? = nil, logger: Logger, tooLarge: TooLarge? = nil, busy: Refusal? = nil,
+        handler: @escaping Handler
     ) {
-        self.host = host
-        self.port = port
+        self.settings = settings
         self.tls = tls
         self.authenticator = authenticator
-        self.maxBodySize = maxBodySize
+        self.openPaths = openPaths
+        self.memory = memory
         self.logger = logger
+        let maxBodySize = settings.maxBodySize
         self.tooLarge =
             tooLarge ?? { _ in .error(.payloadTooLarge, "request body exceeds the limit of \(maxBodySize) bytes") }
+        let (seconds, attoseconds) = settings.retryAfter.components
+        let retryAfter = String(max(1, seconds + (attoseconds > 0 ? 1 : 0)))
+        self.busy =
+            busy ?? { _ in
+                var response = HTTPIngestResponse.error(
+                    .tooManyRequests, "request bodies being read hold the memory limit; retry later")
+                response.headers.add(name: "Retry-After", value: retryAfter)
+                return response
+            }
         self.handler = handler
+    }
+
+    /// A server with the default limits and no memory limit (test receivers, tools).
+    public convenience init(
+        host: String, port: Int, maxBodySize: Int, logger: Logger, tooLarge: TooLarge? = nil,
+        handler: @escaping Handler
+    ) {
+        self.init(
+            settings: HTTPServerSettings(host: host, port: port, maxBodySize: maxBodySize), logger: logger,
+            tooLarge: tooLarge, handler: handler)
     }
 
     /// Serves until `shutdown` fires, then drains; `onListening` gets the bound port.
     public func run(shutdown: ShutdownSignal, onListening: @Sendable (Int) -> Void) async throws {
-        let handler = self.handler
-        let tooLarge = self.tooLarge
-        let maxBodySize = self.maxBodySize
         let connections = self.connections
-        let tls = self.tls
-        let authenticator = self.authenticator
+        let maxConnections = settings.limits.maxConnections
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.maxMessagesPerRead, value: 16)
-            .childChannelInitializer { channel in
+            .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    if let tls { try channel.pipeline.syncOperations.addHandler(tls.makeServerHandler()) }
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    if let authenticator {
-                        try channel.pipeline.syncOperations.addHandler(HTTPAuthHandler(authenticator: authenticator))
-                    }
-                    try channel.pipeline.syncOperations.addHandler(
-                        IngestHandler(
-                            maxBodySize: maxBodySize, connections: connections, tooLarge: tooLarge, handler: handler))
+                    try channel.pipeline.syncOperations.addHandler(ConnectionLimiter(maxConnections: maxConnections))
                 }
             }
-            .bind(host: host, port: port)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    guard connections.opened(channel) else {
+                        channel.close(promise: nil)
+                        return
+                    }
+                    try configureConnection(channel)
+                }
+            }
+            .bind(host: settings.host, port: settings.port)
             .get()
-        onListening(channel.localAddress?.port ?? port)
+        onListening(channel.localAddress?.port ?? settings.port)
         await shutdown.wait()
         try? await channel.close()
         await connections.quiesce()
     }
+
+    /// The one place a connection's pipeline is built: TLS first, HTTP/1.1 codec, pipelining, the answer to malformed
+    /// requests, the credentials check, then the request handler.
+    private func configureConnection(_ channel: Channel) throws {
+        let pipeline = channel.pipeline.syncOperations
+        if let tls { try pipeline.addHandler(tls.makeServerHandler()) }
+        try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
+        if let authenticator {
+            try pipeline.addHandler(HTTPAuthHandler(authenticator: authenticator, openPaths: openPaths))
+        }
+        try pipeline.addHandler(
+            HTTPIngestHandler(
+                settings: settings, memory: memory, tooLarge: tooLarge, busy: busy, handler: handler, logger: logger
+            ))
+    }
 }
 
-/// Knows every open connection and how many requests are in flight, to drain on shutdown.
+/// Knows every open connection, to close them on shutdown once their requests are answered.
 final class ConnectionTracker: Sendable {
     private struct State {
         var quiescing = false
-        var idle: [ObjectIdentifier: Channel] = [:]
-        var busy = 0
+        var open: [ObjectIdentifier: Channel] = [:]
         var drained: CheckedContinuation<Void, Never>?
     }
 
     private let state = Mutex(State())
 
-    /// A connection opened or finished a request; returns whether it should close now.
-    func idle(_ channel: Channel) -> Bool {
-        state.withLock { state in
-            if state.quiescing { return true }
-            state.idle[ObjectIdentifier(channel)] = channel
-            return false
+    /// A connection was accepted; returns false when the server is shutting down and it should close.
+    func opened(_ channel: Channel) -> Bool {
+        let accepted = state.withLock { state in
+            if state.quiescing { return false }
+            state.open[ObjectIdentifier(channel)] = channel
+            return true
         }
-    }
-
-    func closed(_ channel: Channel) {
-        state.withLock { _ = $0.idle.removeValue(forKey: ObjectIdentifier(channel)) }
-    }
-
-    func requestStarted(_ channel: Channel) {
-        state.withLock { state in
-            state.idle.removeValue(forKey: ObjectIdentifier(channel))
-            state.busy += 1
+        if accepted {
+            channel.closeFuture.whenComplete { [self] _ in closed(channel) }
         }
+        return accepted
     }
 
-    func requestFinished() {
+    private func closed(_ channel: Channel) {
         let drained = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            state.busy -= 1
-            guard state.quiescing, state.busy == 0 else { return nil }
+            state.open.removeValue(forKey: ObjectIdentifier(channel))
+            guard state.quiescing, state.open.isEmpty else { return nil }
             defer { state.drained = nil }
             return state.drained
         }
         drained?.resume()
     }
 
-    /// Closes idle connections and waits for requests in flight to be answered.
+    /// Asks every connection to close once its request in flight is answered, and waits until all are closed.
+    ///
+    /// An idle connection closes at once; one mid-request closes after its answer (`Connection: close`), or when a
+    /// timeout ends it (a body still arriving gets no more than `request_body_timeout` from its last chunk); one
+    /// whose client went away is already gone, whatever state its request was in.
     func quiesce() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let (idle, done) = state.withLock { state -> ([Channel], Bool) in
+            let open = state.withLock { state -> [Channel] in
                 state.quiescing = true
-                let idle = Array(state.idle.values)
-                state.idle = [:]
-                if state.busy == 0 { return (idle, true) }
-                state.drained = continuation
-                return (idle, false)
+                if !state.open.isEmpty { state.drained = continuation }
+                return Array(state.open.values)
             }
-            for channel in idle { channel.close(promise: nil) }
-            if done { continuation.resume() }
-        }
-    }
-}
-
-/// Reads one request's body (bounded), runs the handler, writes the answer; one request at a time.
-final class IngestHandler: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = HTTPServerResponsePart
-
-    private enum State {
-        case idle
-        case reading(HTTPRequestHead, ByteBuffer)
-        /// The body is too large: its remaining parts are ignored and the connection closes after the answer.
-        case discarding(HTTPRequestHead)
-        case handling
-    }
-
-    private let maxBodySize: Int
-    private let connections: ConnectionTracker
-    private let handler: HTTPIngestServer.Handler
-    private let tooLarge: HTTPIngestServer.TooLarge
-    private var state = State.idle
-
-    init(
-        maxBodySize: Int, connections: ConnectionTracker, tooLarge: @escaping HTTPIngestServer.TooLarge,
-        handler: @escaping HTTPIngestServer.Handler
-    ) {
-        self.maxBodySize = maxBodySize
-        self.tooLarge = tooLarge
-        self.connections = connections
-        self.handler = handler
-    }
-
-    func channelActive(context: ChannelHandlerContext) {
-        if connections.idle(context.channel) { context.close(promise: nil) }
-        context.fireChannelActive()
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        connections.closed(context.channel)
-        context.fireChannelInactive()
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch (unwrapInboundIn(data), state) {
-        case (.head(let head), .idle):
-            connections.requestStarted(context.channel)
-            if let length = head.headers.first(name: "Content-Length").flatMap(Int.init), length > maxBodySize {
-                state = .discarding(head)
-            } else {
-                var body = context.channel.allocator.buffer(capacity: 0)
-                if let length = head.headers.first(name: "Content-Length").flatMap(Int.init) {
-                    body.reserveCapacity(length)
-                }
-                state = .reading(head, body)
+            if open.isEmpty { continuation.resume() }
+            for channel in open {
+                channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+                channel.pipeline.fireUserInboundEventTriggered(ServerDrainingEvent())
             }
-        case (.body(var chunk), .reading(let head, var body)):
-            if body.readableBytes + chunk.readableBytes > maxBodySize {
-                state = .discarding(head)
-            } else {
-                state = .handling  // Drops the reference held by `state` so the append does not copy.
-                body.writeBuffer(&chunk)
-                state = .reading(head, body)
-            }
-        case (.body, .discarding):
-            break
-        case (.end, .reading(let head, let body)):
-            state = .handling
-            handle(head: head, body: body, context: context)
-        case (.end, .discarding(let head)):
-            state = .handling
-            write(tooLarge(head.headers), for: head, keepAlive: false, context: context)
-        default:
-            // The HTTP decoder guarantees head, body*, end; anything else is a broken connection.
-            context.close(promise: nil)
-        }
-    }
-
-    private func handle(head: HTTPRequestHead, body: ByteBuffer, context: ChannelHandlerContext) {
-        let path =
-            head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init)
-            ?? head.uri
-        let request = HTTPIngestRequest(method: head.method, path: path, headers: head.headers, body: body)
-        let handler = self.handler
-        let promise = context.eventLoop.makePromise(of: HTTPIngestResponse.self)
-        promise.completeWithTask { await handler(request) }
-        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        promise.futureResult.whenSuccess { response in
-            let (handler, context) = loopBound.value
-            handler.write(response, for: head, keepAlive: head.isKeepAlive, context: context)
-        }
-    }
-
-    private func write(
-        _ response: HTTPIngestResponse, for head: HTTPRequestHead, keepAlive: Bool, context: ChannelHandlerContext
-    ) {
-        var headers = response.headers
-        headers.replaceOrAdd(name: "Content-Length", value: String(response.body.count))
-        if !keepAlive { headers.replaceOrAdd(name: "Connection", value: "close") }
-        let responseHead = HTTPResponseHead(version: head.version, status: response.status, headers: headers)
-        context.write(wrapOutboundOut(.head(responseHead)), promise: nil)
-        if !response.body.isEmpty {
-            context.write(
-                wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: response.body)))),
-                promise: nil)
-        }
-        let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-        state = .idle
-        let connections = self.connections
-        let channel = context.channel
-        written.whenComplete { _ in
-            connections.requestFinished()
-            if !keepAlive || connections.idle(channel) { channel.close(promise: nil) }
         }
     }
 }

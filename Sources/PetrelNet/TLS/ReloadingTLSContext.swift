@@ -112,38 +112,3 @@ struct FileStamp: Equatable {
         modifiedNanoseconds = Int(info.st_mtim.tv_nsec)
     }
 }
-
-/// Installs TLS on every connection a listener accepts, for servers whose child pipeline is built elsewhere
-/// (grpc-swift's transport): put on the listening channel, it sees each accepted channel before the bootstrap's
-/// own initializer runs, so the TLS handler comes first in the connection's pipeline.
-public final class TLSAcceptHandler: ChannelInboundHandler, Sendable {
-    public typealias InboundIn = Channel
-    public typealias InboundOut = Channel
-
-    private let tls: ReloadingTLSContext
-
-    public init(tls: ReloadingTLSContext) {
-        self.tls = tls
-    }
-
-    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let child = unwrapInboundIn(data)
-        let tls = self.tls
-        // On the same event loop the bootstrap initializes the child synchronously, later in this call; on another it
-        // submits the initializer there, behind the task submitted here. Either way the TLS handler is added first.
-        // A connection that cannot get its TLS handler is closed, never served in plain text.
-        let install = {
-            do {
-                try child.pipeline.syncOperations.addHandler(tls.makeServerHandler())
-            } catch {
-                child.close(promise: nil)
-            }
-        }
-        if child.eventLoop.inEventLoop {
-            install()
-        } else {
-            child.eventLoop.execute(install)
-        }
-        context.fireChannelRead(data)
-    }
-}

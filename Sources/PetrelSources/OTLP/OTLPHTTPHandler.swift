@@ -69,15 +69,24 @@ struct OTLPHTTPHandler: Sendable {
         case .malformed(let reason):
             return answer.status(.badRequest, .invalidArgument, reason)
         case .throttled:
-            let seconds = max(1, retryAfter.components.seconds + (retryAfter.components.attoseconds > 0 ? 1 : 0))
-            var response = answer.status(
-                .tooManyRequests,
-                GoogleRPCStatus(
-                    .resourceExhausted, "the pipeline is full; retry later",
-                    retryDelay: retryAfter))
-            response.headers.add(name: "Retry-After", value: String(seconds))
-            return response
+            return throttled(answer, "the pipeline is full; retry later")
         }
+    }
+
+    /// 429 for a body refused while it was read, because bodies being read hold the memory limit.
+    func busy(_ headers: HTTPHeaders) -> HTTPIngestResponse {
+        let contentType = headers.first(name: "Content-Type")
+        return throttled(
+            Answer(contentType: contentType, encoding: contentType.flatMap(Self.encoding(contentType:))),
+            "request bodies being read hold the memory limit; retry later")
+    }
+
+    private func throttled(_ answer: Answer, _ message: String) -> HTTPIngestResponse {
+        let seconds = max(1, retryAfter.components.seconds + (retryAfter.components.attoseconds > 0 ? 1 : 0))
+        var response = answer.status(
+            .tooManyRequests, GoogleRPCStatus(.resourceExhausted, message, retryDelay: retryAfter))
+        response.headers.add(name: "Retry-After", value: String(seconds))
+        return response
     }
 
     /// 413 for a body over the limit, which the server does not read.

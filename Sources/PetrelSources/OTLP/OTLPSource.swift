@@ -56,13 +56,8 @@ public struct OTLPSource: Source {
             config: .defaults {
                 $0.rpc.maxRequestPayloadSize = transportLimit
                 $0.compression.enabledAlgorithms = .gzip
-                if let tls {
-                    $0.channelDebuggingCallbacks.onBindTCPListener = { listener in
-                        listener.eventLoop.makeCompletedFuture {
-                            try listener.pipeline.syncOperations.addHandler(TLSAcceptHandler(tls: tls))
-                        }
-                    }
-                }
+                $0.connection.maxIdleTime = config.listener.idleTimeout
+                $0.channelDebuggingCallbacks.onBindTCPListener = Self.guardListener(config.listener, tls: tls)
             })
         let server = GRPCServer(
             transport: transport,
@@ -100,17 +95,45 @@ public struct OTLPSource: Source {
     ) async throws {
         let handler = OTLPHTTPHandler(
             receiver: receiver, maxMessageSize: config.maxMessageSize, retryAfter: config.retryAfter)
-        let server = HTTPIngestServer(
+        let settings = HTTPServerSettings(
             host: config.httpAddress.host, port: config.httpAddress.port, maxBodySize: config.maxMessageSize,
-            logger: context.logger,
+            limits: config.listener, retryAfter: config.retryAfter)
+        let server = HTTPIngestServer(
+            settings: settings,
             tls: try config.security.makeTLS(applicationProtocols: ["http/1.1"], logger: context.logger),
-            authenticator: config.security.makeAuthenticator(logger: context.logger),
-            tooLarge: { handler.tooLarge($0) }, handler: { await handler.handle($0) })
+            authenticator: config.security.makeAuthenticator(logger: context.logger), memory: context.output.memory,
+            logger: context.logger, tooLarge: { handler.tooLarge($0) }, busy: { handler.busy($0) },
+            handler: { await handler.handle($0) })
         let host = config.httpAddress.host
         try await server.run(shutdown: context.shutdown) { port in
             context.logger.info(
                 "listening for OTLP/HTTP", metadata: ["address": "\(HostPort(host: host, port: port))"])
             onListening()
+        }
+    }
+
+    /// The gRPC listener's share of the HTTP listeners' limits: connections past `max_connections` are closed as
+    /// they are accepted, and one that has not sent its HTTP/2 preface within `request_header_timeout` is closed
+    /// (grpc-swift waits for it for ever; `maxIdleTime` only starts once it is there). With `tls`, each connection
+    /// gets Petrel's TLS handler first, before the preface timeout, so a stalled handshake is cut off by it too.
+    static func guardListener(
+        _ limits: HTTPListenerLimits, tls: ReloadingTLSContext?
+    ) -> @Sendable (any Channel) -> EventLoopFuture<Void> {
+        { channel in
+            channel.eventLoop.makeCompletedFuture {
+                let pipeline = channel.pipeline.syncOperations
+                try pipeline.addHandler(ConnectionLimiter(maxConnections: limits.maxConnections), position: .first)
+                try pipeline.addHandler(
+                    AcceptedChannelInitializer { child in
+                        let pipeline = child.pipeline.syncOperations
+                        try pipeline.addHandler(
+                            FirstBytesTimeoutHandler(
+                                bytes: FirstBytesTimeoutHandler.http2PrefaceLength,
+                                timeout: limits.requestHeaderTimeout),
+                            position: .first)
+                        if let tls { try pipeline.addHandler(tls.makeServerHandler(), position: .first) }
+                    })
+            }
         }
     }
 

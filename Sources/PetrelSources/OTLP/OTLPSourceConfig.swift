@@ -24,6 +24,9 @@ public struct OTLPSourceConfig: Sendable {
     public var metrics = OTLPMetricOptions()
     /// `tls` and `auth`, for both servers.
     public var security = ListenerSecurity()
+    /// Connections and timeouts of each listener (gRPC: `request_header_timeout` bounds the HTTP/2 preface and
+    /// `idle_timeout` a connection without calls).
+    public var listener = HTTPListenerLimits()
 
     public init() {}
 
@@ -57,6 +60,7 @@ public struct OTLPSourceConfig: Sendable {
         }
         retryAfter = reader.duration("retry_after", default: retryAfter)
         security = ListenerSecurity.read(from: reader)
+        listener = HTTPListenerLimits(from: reader, default: listener)
         if let section = reader.section("metrics") {
             metrics.addUnitAndTypeSuffixes = section.bool(
                 "add_unit_and_type_suffixes", default: metrics.addUnitAndTypeSuffixes)

@@ -24,10 +24,10 @@ public struct RemoteWriteSource: Source {
         let receiver = RemoteWriteReceiver(
             config: config, output: context.output, telemetry: context.telemetry)
         let server = HTTPIngestServer(
-            host: config.address.host, port: config.address.port, maxBodySize: config.maxBodySize,
-            logger: context.logger,
+            settings: config.server,
             tls: try config.security.makeTLS(applicationProtocols: ["http/1.1"], logger: context.logger),
-            authenticator: config.security.makeAuthenticator(logger: context.logger)
+            authenticator: config.security.makeAuthenticator(logger: context.logger), memory: context.output.memory,
+            logger: context.logger
         ) { request in
             await receiver.handle(request)
         }

@@ -15,6 +15,8 @@ public struct RemoteWriteSourceConfig: Sendable {
     public var retryAfter: Duration = .seconds(1)
     /// `tls` and `auth`.
     public var security = ListenerSecurity()
+    /// Connections and timeouts of the listener.
+    public var listener = HTTPListenerLimits()
 
     public init() {}
 
@@ -33,5 +35,12 @@ public struct RemoteWriteSourceConfig: Sendable {
             "max_label_value_length", default: limits.maxLabelValueLength)
         retryAfter = reader.duration("retry_after", default: retryAfter)
         security = ListenerSecurity.read(from: reader)
+        listener = HTTPListenerLimits(from: reader, default: listener)
+    }
+
+    /// The HTTP server's settings.
+    var server: HTTPServerSettings {
+        HTTPServerSettings(
+            host: address.host, port: address.port, maxBodySize: maxBodySize, limits: listener, retryAfter: retryAfter)
     }
 }

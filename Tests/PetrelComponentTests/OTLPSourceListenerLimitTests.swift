@@ -1,0 +1,96 @@
+import GRPCCore
+import OTLPServices
+import PetrelCore
+import PetrelNet
+import PetrelSources
+import PetrelTestSupport
+import Testing
+
+private typealias TraceService = Opentelemetry_Proto_Collector_Trace_V1_TraceService
+
+/// The `otlp` source's listeners under clients that connect and say nothing, or connect by the hundred.
+@Suite struct OTLPSourceListenerLimitTests {
+    private static func config(maxConnections: Int = 4096) -> OTLPSourceConfig {
+        var config = OTLPSourceConfig()
+        config.listener.maxConnections = maxConnections
+        config.listener.requestHeaderTimeout = .milliseconds(300)
+        config.listener.idleTimeout = .milliseconds(300)
+        return config
+    }
+
+    @Test func grpcConnectionWithoutAPrefaceIsClosed() async throws {
+        let source = try await RunningOTLPSource(config: Self.config())
+        let silent = try #require(await offload { RawConnection(port: source.grpcPort) })
+        let halfPreface = try #require(await offload { RawConnection(port: source.grpcPort) })
+        halfPreface.send("PRI * HTTP/2.0\r\n")
+        let http = try #require(await offload { RawConnection(port: source.httpPort) })
+        #expect(await offload { silent.closedByServer(within: .seconds(5)) })
+        #expect(await offload { halfPreface.closedByServer(within: .seconds(5)) })
+        #expect(await offload { http.closedByServer(within: .seconds(5)) })
+        // A real client, which sends its preface at once, is served.
+        let response = try await source.withClient { client in
+            try await TraceService.Client(wrapping: client).export(OTLPFixtures.traceRequest(spans: 1))
+        }
+        #expect(response == TraceResponse())
+        try await source.stop()
+    }
+
+    @Test func grpcConnectionsPastMaxConnectionsAreRefused() async throws {
+        var config = Self.config(maxConnections: 3)
+        config.listener.requestHeaderTimeout = .seconds(30)
+        let source = try await RunningOTLPSource(config: config)
+        var opened: [RawConnection] = []
+        for _ in 0..<3 { opened.append(try #require(await offload { RawConnection(port: source.grpcPort) })) }
+        let held = opened
+        let refused = try #require(await offload { RawConnection(port: source.grpcPort) })
+        #expect(await offload { refused.closedByServer(within: .seconds(5)) })
+        #expect(await offload { !held[0].closedByServer(within: .milliseconds(200)) })
+        for connection in held { connection.close() }
+        // Room again once they are gone.
+        var served = false
+        for _ in 0..<20 where !served {
+            served =
+                (try? await source.withClient { client in
+                    try await TraceService.Client(wrapping: client).export(OTLPFixtures.traceRequest(spans: 1))
+                }) != nil
+        }
+        #expect(served)
+        try await source.stop()
+    }
+
+    @Test func bodiesHoldingTheMemoryLimitAreAnsweredAsOTLPWantsOnBothTransports() async throws {
+        let memory = MemoryLimit(limit: 256 << 10)
+        var config = OTLPSourceConfig()
+        config.retryAfter = .milliseconds(2500)
+        let source = try await RunningOTLPSource(config: config, memory: memory)
+        let stalled = try #require(await offload { RawConnection(port: source.httpPort) })
+        stalled.send(
+            rawRequestHead(
+                "POST", "/v1/traces", ["Content-Length": String(1 << 20), "Content-Type": "application/x-protobuf"]))
+        stalled.send([UInt8](repeating: 0, count: 512 << 10))
+        #expect(await componentEventually { memory.bytes == 512 << 10 })
+        // Over HTTP: 429 with Retry-After and a google.rpc.Status in the request's encoding.
+        let refused = try #require(await offload { RawConnection(port: source.httpPort) })
+        refused.send(
+            rawRequestHead(
+                "POST", "/v1/traces", ["Content-Length": String(1 << 20), "Content-Type": "application/x-protobuf"]))
+        refused.send([UInt8](repeating: 0, count: 64 << 10))
+        let response = try #require(await offload { refused.readResponse() })
+        #expect(response.status == 429)
+        #expect(response.headers["retry-after"] == "3")
+        let status = DecodedStatus(protobuf: response.body)
+        #expect(status?.code == 8, "RESOURCE_EXHAUSTED")
+        #expect(status?.retryInfo == true)
+        // Over gRPC: the batch is refused with RESOURCE_EXHAUSTED while the bodies hold the limit.
+        let request = OTLPFixtures.traceRequest(spans: 1)
+        try await source.withClient { client in
+            let error = await #expect(throws: RPCError.self) {
+                try await TraceService.Client(wrapping: client).export(request)
+            }
+            #expect(error?.code == .resourceExhausted)
+        }
+        stalled.close()
+        #expect(await componentEventually { memory.bytes == 0 })
+        try await source.stop()
+    }
+}
