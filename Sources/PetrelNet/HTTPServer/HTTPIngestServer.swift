@@ -68,7 +68,8 @@ public final class HTTPIngestServer: Sendable {
     /// with `Retry-After`. Requests for `openPaths` need no credentials.
     public init(
         settings: HTTPServerSettings, tls: ReloadingTLSContext? = nil, authenticator: SourceAuthenticator? = nil,
-        openPaths: Set<String> = [], memory: MemoryLimit? = nil, logger: Logger, tooLarge: TooLarge? = nil, busy: Refusal? = nil,
+        openPaths: Set<String> = [], memory: MemoryLimit? = nil, logger: Logger, tooLarge: TooLarge? = nil,
+        busy: Refusal? = nil,
         handler: @escaping Handler
     ) {
         self.settings = settings
