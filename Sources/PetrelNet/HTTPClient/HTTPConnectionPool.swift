@@ -29,6 +29,7 @@ public final class HTTPConnectionPool: Sendable {
                 // Fall through to a fresh connection.
             }
         }
+        try Task.checkCancellation()
         let connection = try await HTTPConnection.connect(to: endpoint, timeout: timeout)
         return try await send(head, body: body, timeout: timeout, on: connection)
     }
