@@ -168,6 +168,38 @@ import Glibc
         }
     }
 
+    @Test(arguments: ["http", "grpc"])
+    func theOTLPSinkExitsWithinShutdownTimeoutWhileItsRequestsAreHeld(_ transport: String) async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // Over gRPC the backend holds the connection itself: it reads the HTTP/2 preface and never answers.
+        let backend = try ScriptedBackend(behaviour: .hold)
+        let petrel = try PetrelProcess(
+            config: """
+                shutdown_timeout: 2s
+                sources:
+                  demo: { type: demo, interval: 20ms, batch_size: 10, signals: [traces, logs] }
+                sinks:
+                  backend:
+                    type: otlp
+                    inputs: [demo]
+                    protocol: \(transport)
+                    endpoint: "http://127.0.0.1:\(backend.port)"
+                    batch: { max_age: 50ms }
+                    retry: { initial_backoff: 50ms, max_backoff: 200ms }
+                """,
+            directory: directory)
+        try await petrel.start()
+        #expect(await backend.wait { $0.requestsHeld >= 1 }, "the sink has a request in flight")
+
+        petrel.send(SIGTERM)
+        let status = await expectExit(petrel, within: Self.shutdownTimeout + Self.slack)
+        #expect(status == 0)
+        await backend.stop()
+        #expect(
+            petrel.logText.contains("shutdown_timeout passed before the sink delivered everything"),
+            "what was never delivered is logged:\n\(petrel.logText)")
+    }
+
     @Test(arguments: [SIGTERM, SIGINT])
     func aSecondSignalStopsAtOnceAndCountsWhatMemoryHeld(_ second: Int32) async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
