@@ -22,6 +22,8 @@ public final class Topology: Service {
     let shutdown = ShutdownSignal()
     /// Fired by `stopNow()`: the shutdown deadline is now.
     private let cutShort = ShutdownSignal()
+    /// Fired when the deadline passes: sources stop waiting for their batches to be buffered and answer "retry later".
+    private let gaveUp = ShutdownSignal()
 
     public init(
         config: PipelineConfig, telemetry: TelemetryRegistry, logger: Logger,
@@ -83,7 +85,8 @@ public final class Topology: Service {
                     queue: queues[reader.id]!, accepts: reader.accepts,
                     buffers: reader.kind == .sink && diskBuffers[reader.id] == nil)
             }
-            outputs[component.id] = Output(edges: edges, telemetry: telemetries[component.id]!, memory: memory)
+            outputs[component.id] = Output(
+                edges: edges, telemetry: telemetries[component.id]!, memory: memory, abandon: gaveUp)
         }
 
         let tasks = ComponentTasks(topology: self, telemetries: telemetries, diskBuffers: diskBuffers)
@@ -91,10 +94,13 @@ public final class Topology: Service {
             try await withGracefulShutdownHandler {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { [outputs, queues] in try await tasks.run(outputs: outputs, queues: queues) }
-                    group.addTask { [shutdown, cutShort, timeout = config.shutdownTimeout] in
+                    group.addTask { [shutdown, cutShort, gaveUp, timeout = config.shutdownTimeout] in
                         await shutdown.wait()
                         let forced = await cutShort.sleep(for: timeout)
                         try Task.checkCancellation()
+                        // Requests to sources still waiting for their batch would hold the sources (and so the
+                        // exit) for up to `AcknowledgementWait.defaultTimeout`; they are answered now instead.
+                        gaveUp.trigger()
                         throw ShutdownDeadlineExceeded(forced: forced)
                     }
                     // Whichever ends first ends the other: the graph drained, or the deadline passed.
