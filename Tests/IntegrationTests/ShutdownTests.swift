@@ -1,6 +1,7 @@
 import Foundation
 import PetrelCore
 import PetrelTestSupport
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -69,14 +70,17 @@ import Glibc
         }
     }
 
-    /// Pushes from `senders` senders until the source stops answering (it closed at shutdown).
-    private func pushUntilRefused(series: Int, senders: Int = 4, port: Int) async {
+    /// Pushes from `senders` senders until the source stops answering (it closed at shutdown), counting the answers
+    /// in `tally` as they come.
+    private func pushUntilRefused(series: Int, senders: Int = 4, port: Int, tally: StatusTally) async {
         await withTaskGroup(of: Void.self) { group in
             for sender in 0..<senders {
                 group.addTask {
                     var request = sender
-                    while await RemoteWriteRequest.push(self.requestSeries(request, series: series), port: port) != nil
+                    while let response = await RemoteWriteRequest.push(
+                        self.requestSeries(request, series: series), port: port)
                     {
+                        tally.count(response.status)
                         request += senders
                     }
                 }
@@ -106,6 +110,9 @@ import Glibc
         case backendResetsEveryRequest
         /// The reported hang: the backend answers 204 under load, and dies in the same instant as SIGTERM.
         case backendDiesWithSignal
+        /// The backend holds the requests and the memory buffer is full, so requests to the source wait in flight for
+        /// their batch to be buffered when SIGTERM comes.
+        case sourceRequestsWaitOnAFullBuffer
 
         var testDescription: String { rawValue }
     }
@@ -117,19 +124,35 @@ import Glibc
             behaviour: ordering == .backendDiesWithSignal
                 ? .answer : ordering == .backendResetsEveryRequest ? .reset : .hold)
         let sourcePort = freePort()
+        let buffer =
+            ordering == .sourceRequestsWaitOnAFullBuffer ? "{ type: memory, max_events: 1000 }" : "{ type: memory }"
         let petrel = try PetrelProcess(
-            config: config(sourcePort: sourcePort, backend: backend.writeURL, shutdownTimeout: "2s"),
+            config: config(sourcePort: sourcePort, backend: backend.writeURL, shutdownTimeout: "2s", buffer: buffer),
             directory: directory)
         try await petrel.start()
 
         let series = 200
         var accepted: [Int] = []
+        let tally = StatusTally()
         var load: Task<Void, Never>?
         switch ordering {
         case .backendDiesWithSignal:
             // Under load, with requests in flight at the moment both happen.
-            load = Task { await self.pushUntilRefused(series: series, port: sourcePort) }
+            load = Task { await self.pushUntilRefused(series: series, port: sourcePort, tally: tally) }
             #expect(await backend.wait { $0.requestsReceived >= 5 }, "the backend answered some requests")
+        case .sourceRequestsWaitOnAFullBuffer:
+            load = Task { await self.pushUntilRefused(series: series, port: sourcePort, tally: tally) }
+            // The transform stops once the sink's buffer is full, holding one sender's batch; the other three
+            // senders' batches then sit in its queue, and all four requests wait for their batch to be buffered.
+            var waiting = 0.0
+            for _ in 0..<600 where waiting < 3 {
+                try await Task.sleep(for: .milliseconds(50))
+                waiting =
+                    await petrel.metric(
+                        "petrel_component_queue_batches{component_id=\"tag\",component_kind=\"transform\",component_type=\"tag\"}"
+                    ) ?? 0
+            }
+            #expect(waiting == 3, "every request to the source waits for its batch to be buffered")
         default:
             accepted = await push(requests: 20, series: series, port: sourcePort)
             #expect(accepted.count == 20, "every request was buffered and answered 204")
@@ -151,11 +174,12 @@ import Glibc
         let status = await expectExit(petrel, within: Self.shutdownTimeout + Self.slack)
         print("\(ordering): exited \(String(describing: status)) after \(ContinuousClock.now - signalled)")
         #expect(status == 0, "a drain cut short by shutdown_timeout is still a clean stop")
-        _ = await load?.value
+        await load?.value
+        if load != nil { print("\(ordering): the source answered \(tally.statuses)") }
         await backend.stop()
 
         let log = petrel.logText
-        if ordering == .backendDiesWithSignal {
+        if ordering == .backendDiesWithSignal || ordering == .sourceRequestsWaitOnAFullBuffer {
             // Whether anything was left depends on the instant; if it was, it was counted.
             if log.contains("shutdown_timeout passed") { #expect(log.contains("events=")) }
         } else {
@@ -278,4 +302,15 @@ import Glibc
             }
         }
     }
+}
+
+/// How many requests got each status, counted as the answers come.
+final class StatusTally: Sendable {
+    private let counts = Mutex<[Int: Int]>([:])
+
+    func count(_ status: Int) {
+        counts.withLock { $0[status, default: 0] += 1 }
+    }
+
+    var statuses: [Int: Int] { counts.withLock { $0 } }
 }
