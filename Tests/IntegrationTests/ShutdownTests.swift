@@ -152,7 +152,7 @@ import Glibc
                         "petrel_component_queue_batches{component_id=\"tag\",component_kind=\"transform\",component_type=\"tag\"}"
                     ) ?? 0
             }
-            #expect(waiting == 3, "every request to the source waits for its batch to be buffered")
+            #expect(waiting >= 3, "every request to the source waits for its batch to be buffered")
         default:
             accepted = await push(requests: 20, series: series, port: sourcePort)
             #expect(accepted.count == 20, "every request was buffered and answered 204")
@@ -179,10 +179,17 @@ import Glibc
         await backend.stop()
 
         let log = petrel.logText
-        if ordering == .backendDiesWithSignal || ordering == .sourceRequestsWaitOnAFullBuffer {
+        switch ordering {
+        case .backendDiesWithSignal:
             // Whether anything was left depends on the instant; if it was, it was counted.
             if log.contains("shutdown_timeout passed") { #expect(log.contains("events=")) }
-        } else {
+        default:
+            if ordering == .sourceRequestsWaitOnAFullBuffer {
+                #expect(
+                    tally.statuses[503, default: 0] >= 3,
+                    "the requests still waiting at the deadline were answered 'retry later': \(tally.statuses)")
+                accepted = Array(0..<tally.statuses[204, default: 0])
+            }
             // Nothing reached the backend: every event answered for is named as dropped.
             #expect(
                 log.contains(
