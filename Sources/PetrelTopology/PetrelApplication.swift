@@ -2,6 +2,7 @@ import Logging
 import PetrelConfig
 import PetrelCore
 import ServiceLifecycle
+import UnixSignals
 
 /// A whole Petrel process: the pipeline and its API server under one service group.
 public struct PetrelApplication: Sendable {
@@ -24,6 +25,9 @@ public struct PetrelApplication: Sendable {
     }
 
     /// Runs until SIGTERM or SIGINT (which drain the pipeline), or until every source has finished.
+    ///
+    /// A second SIGTERM or SIGINT during the drain stops at once (`Topology.stopNow()`); `run` then throws
+    /// `StoppedBySecondSignal` once everything has stopped, so that the exit status tells it apart from a drain.
     public func run() async throws {
         var services = [
             ServiceGroupConfiguration.ServiceConfiguration(
@@ -34,9 +38,40 @@ public struct PetrelApplication: Sendable {
             // Listed first so that it shuts down last and `/metrics` stays up while the pipeline drains.
             services.insert(.init(service: apiServer, serviceName: "api"), at: 0)
         }
+        // The group gets no signals of its own: it watches a graceful-shutdown signal once and then ignores the
+        // same signal, so a second one would never reach the pipeline.
         let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(
-                services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+            configuration: ServiceGroupConfiguration(services: services, logger: logger))
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+        let secondSignal = try await withThrowingTaskGroup(of: UnixSignal?.self) { tasks in
+            tasks.addTask { [topology, logger] in
+                var received = 0
+                for await signal in signals {
+                    received += 1
+                    guard received > 1 else {
+                        logger.info(
+                            "\(signal) received; draining the pipeline (a second SIGTERM or SIGINT stops at once)")
+                        await group.triggerGracefulShutdown()
+                        continue
+                    }
+                    logger.warning("second signal \(signal) received; stopping at once")
+                    topology.stopNow()
+                    return signal
+                }
+                return nil
+            }
+            try await group.run()
+            tasks.cancelAll()
+            return try await tasks.reduce(nil) { $0 ?? $1 }
+        }
+        if let secondSignal { throw StoppedBySecondSignal(signal: secondSignal.rawValue) }
     }
+}
+
+/// A second SIGTERM or SIGINT stopped the process without waiting for the sinks to drain.
+public struct StoppedBySecondSignal: Error, CustomStringConvertible {
+    /// The signal's number: the process exits with 128 plus it, as a shell reports a process killed by it.
+    public let signal: Int32
+
+    public var description: String { "stopped at once by a second signal (\(signal))" }
 }

@@ -9,6 +9,7 @@ import ServiceLifecycle
 /// queue ends once all of its producers have finished and it is drained, so each transform
 /// finishes after its inputs and each sink flushes last. Sinks still busy after `shutdown_timeout`
 /// are cancelled: what their memory buffers held is counted as dropped, disk buffers keep theirs.
+/// `stopNow()` (a second signal) cuts the wait short the same way.
 public final class Topology: Service {
     /// Batches each edge queue holds before it pushes back on its producers.
     public static let defaultQueueCapacity = 16
@@ -20,6 +21,10 @@ public final class Topology: Service {
     private let queueCapacity: Int
     private let recordCodec: any BatchRecordCodec
     let shutdown = ShutdownSignal()
+    /// Fired by `stopNow()`: the shutdown deadline is now.
+    private let cutShort = ShutdownSignal()
+    /// Fired when the deadline passes: sources stop waiting for their batches to be buffered and answer "retry later".
+    private let gaveUp = ShutdownSignal()
 
     public init(
         config: PipelineConfig, telemetry: TelemetryRegistry, recordCodec: any BatchRecordCodec, logger: Logger,
@@ -36,6 +41,13 @@ public final class Topology: Service {
     /// Asks the sources to stop; the graph then drains and `run` returns.
     public func stop() {
         shutdown.trigger()
+    }
+
+    /// Stops without waiting for the sinks: what they have not delivered is dropped from memory buffers (counted,
+    /// `reason="shutdown_forced"`) and stays in disk buffers; `run` returns as soon as every task has stopped.
+    public func stopNow() {
+        shutdown.trigger()
+        cutShort.trigger()
     }
 
     public func run() async throws {
@@ -75,7 +87,8 @@ public final class Topology: Service {
                     queue: queues[reader.id]!, accepts: reader.accepts,
                     buffers: reader.kind == .sink && diskBuffers[reader.id] == nil)
             }
-            outputs[component.id] = Output(edges: edges, telemetry: telemetries[component.id]!, memory: memory)
+            outputs[component.id] = Output(
+                edges: edges, telemetry: telemetries[component.id]!, memory: memory, abandon: gaveUp)
         }
 
         let tasks = ComponentTasks(topology: self, telemetries: telemetries, diskBuffers: diskBuffers)
@@ -83,10 +96,14 @@ public final class Topology: Service {
             try await withGracefulShutdownHandler {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { [outputs, queues] in try await tasks.run(outputs: outputs, queues: queues) }
-                    group.addTask { [shutdown, timeout = config.shutdownTimeout] in
+                    group.addTask { [shutdown, cutShort, gaveUp, timeout = config.shutdownTimeout] in
                         await shutdown.wait()
-                        try await Task.sleep(for: timeout)
-                        throw ShutdownDeadlineExceeded()
+                        let forced = await cutShort.sleep(for: timeout)
+                        try Task.checkCancellation()
+                        // Requests to sources still waiting for their batch would hold the sources (and so the
+                        // exit) for up to `AcknowledgementWait.defaultTimeout`; they are answered now instead.
+                        gaveUp.trigger()
+                        throw ShutdownDeadlineExceeded(forced: forced)
                     }
                     // Whichever ends first ends the other: the graph drained, or the deadline passed.
                     try await group.next()
@@ -95,24 +112,26 @@ public final class Topology: Service {
             } onGracefulShutdown: { [shutdown] in
                 shutdown.trigger()
             }
-        } catch is ShutdownDeadlineExceeded {
-            reportUndelivered(telemetries: telemetries, queues: queues, diskBuffers: diskBuffers)
+        } catch let deadline as ShutdownDeadlineExceeded {
+            reportUndelivered(
+                deadline, telemetries: telemetries, queues: queues, diskBuffers: diskBuffers)
         }
         for stage in diskBuffers.values { await stage.close() }
         logger.info("pipeline stopped")
     }
 
-    /// Names what the sinks still held when the shutdown deadline cut them off.
+    /// Names what the sinks still held when the shutdown deadline (or a second signal) cut them off.
     private func reportUndelivered(
-        telemetries: [String: ComponentTelemetry], queues: [String: BatchQueue],
+        _ deadline: ShutdownDeadlineExceeded, telemetries: [String: ComponentTelemetry], queues: [String: BatchQueue],
         diskBuffers: [String: DiskBufferStage]
     ) {
+        let cause = deadline.forced ? "a second signal stopped the pipeline" : "shutdown_timeout passed"
         for component in config.components where component.kind == .sink {
             let sinkTelemetry = telemetries[component.id]!
             var metadata: Logger.Metadata = ["component_id": "\(component.id)"]
             if diskBuffers[component.id] != nil {
                 logger.warning(
-                    "shutdown_timeout passed; what the sink had not delivered stays in its disk buffer for the next run",
+                    "\(cause); what the sink had not delivered stays in its disk buffer for the next run",
                     metadata: metadata)
                 continue
             }
@@ -120,11 +139,10 @@ public final class Topology: Service {
                 Int(sinkTelemetry.queueEvents.value) + Int(sinkTelemetry.receivedEvents.value)
                 - Int(sinkTelemetry.sentEvents.value) - sinkTelemetry.discardedEvents
             guard undelivered > 0 else { continue }
-            sinkTelemetry.discarded(undelivered, reason: "shutdown_timeout")
+            sinkTelemetry.discarded(undelivered, reason: deadline.forced ? "shutdown_forced" : "shutdown_timeout")
             metadata["events"] = "\(undelivered)"
             logger.error(
-                "shutdown_timeout passed before the sink delivered everything; its memory buffer is dropped",
-                metadata: metadata)
+                "\(cause) before the sink delivered everything; its memory buffer is dropped", metadata: metadata)
         }
     }
 
@@ -162,8 +180,10 @@ public struct ComponentFailure: Error, CustomStringConvertible {
     public var description: String { "\(kind.rawValue) \"\(id)\" failed: \(underlying)" }
 }
 
-/// The shutdown deadline (`shutdown_timeout`) passed before the graph drained.
-struct ShutdownDeadlineExceeded: Error {}
+/// The shutdown deadline (`shutdown_timeout`) passed before the graph drained, or `stopNow()` brought it forward.
+struct ShutdownDeadlineExceeded: Error {
+    var forced: Bool
+}
 
 /// One task per component of the graph, plus each disk buffer's writer and reader.
 private struct ComponentTasks: Sendable {

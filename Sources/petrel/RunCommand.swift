@@ -28,6 +28,10 @@ struct RunCommand: AsyncParsableCommand {
             metadata: ["config": "\(options.config)", "components": "\(config.components.count)"])
         do {
             try await PetrelApplication(config: config, recordCodec: BufferRecordCodec(), logger: logger).run()
+        } catch let stopped as StoppedBySecondSignal {
+            // Not a clean drain: the status says so, as a shell reports a process the signal killed.
+            logger.warning("petrel stopped: \(stopped)")
+            throw ExitCode(128 + stopped.signal)
         } catch {
             logger.critical("petrel stopped: \(error)")
             throw ExitCode(1)

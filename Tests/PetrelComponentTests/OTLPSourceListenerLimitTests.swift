@@ -13,8 +13,9 @@ private typealias TraceService = Opentelemetry_Proto_Collector_Trace_V1_TraceSer
     private static func config(maxConnections: Int = 4096) -> OTLPSourceConfig {
         var config = OTLPSourceConfig()
         config.listener.maxConnections = maxConnections
-        config.listener.requestHeaderTimeout = .milliseconds(300)
-        config.listener.idleTimeout = .milliseconds(300)
+        // Short enough for the test, long enough that a real client on a loaded machine sends its preface in time.
+        config.listener.requestHeaderTimeout = .seconds(1)
+        config.listener.idleTimeout = .seconds(1)
         return config
     }
 

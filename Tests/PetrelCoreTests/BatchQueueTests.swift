@@ -183,4 +183,21 @@ import Testing
         acknowledgedFirst.makeAcknowledgement().acknowledge()
         #expect(await acknowledgedFirst.wait(timeout: .milliseconds(300)), "acknowledged before the wait began")
     }
+
+    /// At the shutdown deadline a source must not wait out its timeout for a batch a cancelled component dropped.
+    @Test func aWaitEndsWithFalseWhenAbandonedOrCancelled() async {
+        let abandon = ShutdownSignal()
+        let abandoned = AcknowledgementWait(abandonedBy: abandon)
+        let hold = abandoned.makeAcknowledgement()
+        async let answered = abandoned.wait(timeout: .seconds(600))
+        abandon.trigger()
+        #expect(await answered == false)
+        hold.acknowledge()
+        #expect(await AcknowledgementWait(abandonedBy: abandon).wait() == false, "abandoned before the wait began")
+
+        let cancelled = AcknowledgementWait()
+        let task = Task { await cancelled.wait() }
+        task.cancel()
+        #expect(await task.value == false)
+    }
 }

@@ -90,6 +90,34 @@ public final class PetrelProcess: @unchecked Sendable {
 
     public var isRunning: Bool { process?.isRunning ?? false }
 
+    /// Sends `signal` (SIGTERM, SIGINT...) to the process by its id, as an operator or a supervisor does.
+    public func send(_ signal: Int32) {
+        guard let process, process.isRunning else { return }
+        Foundation.kill(process.processIdentifier, signal)
+    }
+
+    /// Waits at most `timeout` for the process to exit; returns its exit status, or nil if it still runs (it is left
+    /// running: the caller decides, usually `kill()`).
+    public func waitForExit(within timeout: Duration) async -> Int32? {
+        guard let process else { return nil }
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        guard !process.isRunning else { return nil }
+        self.process = nil
+        return process.terminationStatus
+    }
+
+    /// Waits at most `timeout` until the log holds `text`; returns whether it does.
+    public func waitForLog(_ text: String, within timeout: Duration = .seconds(10)) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while !logText.contains(text) && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return logText.contains(text)
+    }
+
     /// What the process logged so far.
     public var logText: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
 

@@ -95,4 +95,35 @@ import Testing
             ])
         #expect(dropped == 10, "the batch the sink held and the nine in its buffer were counted as dropped")
     }
+
+    @Test func stopNowDropsWhatAMemoryBufferStillHoldsAtOnceAndCountsIt() async throws {
+        let progress = Progress()
+        var pipeline = TestPipeline()
+        pipeline.sources = ["numbers": NumberedSource(start: 0, count: 10, progress: progress)]
+        pipeline.sinks = ["stuck": RecordingSink(delay: .seconds(60))]
+        let config = try pipeline.load(
+            """
+            api: { enabled: false }
+            shutdown_timeout: 10m
+            sources:
+              numbers: { type: numbered }
+            sinks:
+              stuck: { type: recording, inputs: [numbers] }
+            """)
+        let registry = TelemetryRegistry()
+        let topology = Topology(config: config, telemetry: registry, recordCodec: BufferRecordCodec(), logger: logger)
+        let group = ServiceGroup(services: [topology], logger: logger)
+        async let running: Void = group.run()
+        while progress.sent.load(ordering: .relaxed) < 10 { try await Task.sleep(for: .milliseconds(5)) }
+        await group.triggerGracefulShutdown()
+        topology.stopNow()
+        try await running
+        let labels = [("component_id", "stuck"), ("component_kind", "sink"), ("component_type", "recording")]
+        let dropped = registry.value(
+            "petrel_component_discarded_events_total", labels: labels + [("reason", "shutdown_forced")])
+        #expect(dropped == 10, "everything the sink had not delivered was counted as dropped by the forced stop")
+        #expect(
+            registry.value("petrel_component_discarded_events_total", labels: labels + [("reason", "shutdown_timeout")])
+                == nil)
+    }
 }

@@ -63,8 +63,16 @@ public final class AcknowledgementWait: Sendable {
     public static let defaultTimeout = Duration.seconds(10)
 
     private let state = Mutex<State>(.pending)
+    private let abandon: ShutdownSignal?
 
-    public init() {}
+    /// A wait that also ends, unacknowledged, once `abandon` fires: the pipeline gave up on its sinks (the shutdown
+    /// deadline passed), so a batch not yet buffered never will be, and the source should answer now.
+    public init(abandonedBy abandon: ShutdownSignal? = nil) {
+        self.abandon = abandon
+    }
+
+    /// Whether the pipeline gave up on what this wait is for.
+    var isAbandoned: Bool { abandon?.isTriggered ?? false }
 
     /// The acknowledgement whose last holder ends the wait.
     public func makeAcknowledgement() -> Acknowledgement {
@@ -87,20 +95,29 @@ public final class AcknowledgementWait: Sendable {
         }
     }
 
-    /// Returns true once the batch is acknowledged, or false if `timeout` passed first (the batch may still be
-    /// buffered and delivered later).
+    /// Returns true once the batch is acknowledged, or false if `timeout` passed first, the wait was abandoned or
+    /// the task cancelled (the batch may still be buffered and delivered later).
     public func wait(timeout: Duration? = nil) async -> Bool {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-            let acknowledged = state.withLock { state -> Bool in
-                if case .acknowledged = state { return true }
-                state = .waiting(continuation)
-                return false
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+                let outcome = state.withLock { state -> Bool? in
+                    if case .acknowledged = state { return true }
+                    if Task.isCancelled || isAbandoned {
+                        state = .expired
+                        return false
+                    }
+                    state = .waiting(continuation)
+                    return nil
+                }
+                if let outcome {
+                    continuation.resume(returning: outcome)
+                } else if timeout != nil || abandon != nil {
+                    AcknowledgementDeadlines.shared.add(self, deadline: timeout.map { .now + $0 })
+                }
             }
-            if acknowledged {
-                continuation.resume(returning: true)
-            } else if let timeout {
-                AcknowledgementDeadlines.shared.add(self, deadline: .now + timeout)
-            }
+        } onCancel: {
+            AcknowledgementDeadlines.shared.remove(self)
+            expire()
         }
     }
 
@@ -115,20 +132,21 @@ public final class AcknowledgementWait: Sendable {
     }
 }
 
-/// Expires the acknowledgement waits that outlive their timeout. One task sweeps for the whole process, four times a
-/// second, instead of a task and a timer per request: most batches are acknowledged within milliseconds, and a timer
-/// each would cost more than the wait.
+/// Expires the acknowledgement waits that outlive their timeout or are abandoned. One task sweeps for the whole
+/// process, four times a second, instead of a task and a timer per request: most batches are acknowledged within
+/// milliseconds, and a timer each would cost more than the wait.
 private final class AcknowledgementDeadlines: Sendable {
     static let shared = AcknowledgementDeadlines()
 
     private struct State {
-        var waits: [ObjectIdentifier: (deadline: ContinuousClock.Instant, wait: AcknowledgementWait)] = [:]
+        var waits: [ObjectIdentifier: (deadline: ContinuousClock.Instant?, wait: AcknowledgementWait)] = [:]
         var sweeping = false
     }
 
     private let state = Mutex(State())
 
-    func add(_ wait: AcknowledgementWait, deadline: ContinuousClock.Instant) {
+    /// Watches `wait` until `deadline` (none: until it is abandoned).
+    func add(_ wait: AcknowledgementWait, deadline: ContinuousClock.Instant?) {
         let startSweeping = state.withLock { state -> Bool in
             state.waits[ObjectIdentifier(wait)] = (deadline, wait)
             defer { state.sweeping = true }
@@ -146,7 +164,9 @@ private final class AcknowledgementDeadlines: Sendable {
             try? await Task.sleep(for: .milliseconds(250))
             let now = ContinuousClock.now
             let expired = state.withLock { state -> [AcknowledgementWait] in
-                let due = state.waits.filter { $0.value.deadline <= now }
+                let due = state.waits.filter { entry in
+                    entry.value.deadline.map { $0 <= now } ?? false || entry.value.wait.isAbandoned
+                }
                 for key in due.keys { state.waits.removeValue(forKey: key) }
                 return due.values.map(\.wait)
             }

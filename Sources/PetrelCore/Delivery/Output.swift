@@ -19,17 +19,24 @@ public struct Output: Sendable {
     private let telemetry: ComponentTelemetry
     /// The pipeline's memory limit, which a push source's server also counts request bodies against.
     public let memory: MemoryLimit?
+    private let abandon: ShutdownSignal?
 
-    public init(edges: [Edge], telemetry: ComponentTelemetry, memory: MemoryLimit? = nil) {
+    /// `abandon` ends the acknowledgement waits of `send` and `trySend` early, unacknowledged: the topology fires it
+    /// when it stops waiting for its sinks (the shutdown deadline), so that no source waits for a batch that a
+    /// cancelled component dropped.
+    public init(
+        edges: [Edge], telemetry: ComponentTelemetry, memory: MemoryLimit? = nil, abandon: ShutdownSignal? = nil
+    ) {
         self.edges = edges
         self.telemetry = telemetry
         self.memory = memory
+        self.abandon = abandon
     }
 
     /// Sends a batch and returns once every buffer downstream holds it: the point at which a source may
     /// acknowledge. Waits while any reader's queue is full.
     public func send(_ batch: EventBatch) async throws {
-        let wait = AcknowledgementWait()
+        let wait = AcknowledgementWait(abandonedBy: abandon)
         try await send(Envelope(batch, acknowledgement: wait.makeAcknowledgement()))
         _ = await wait.wait()
     }
@@ -57,7 +64,7 @@ public struct Output: Sendable {
     /// A source that must answer at once (an HTTP request) uses this, answers 429 on `nil`, and otherwise answers
     /// once the wait ends.
     public func trySend(_ batch: EventBatch) -> AcknowledgementWait? {
-        let wait = AcknowledgementWait()
+        let wait = AcknowledgementWait(abandonedBy: abandon)
         let envelope = Envelope(batch, acknowledgement: wait.makeAcknowledgement())
         if let memory, !memory.admits(envelope.bytes) { return nil }
         let weight = batch.eventCount

@@ -33,11 +33,12 @@ final class HTTPConnection: Sendable {
 
     var isActive: Bool { channel.isActive }
 
-    /// Connects, with TLS when `tls` is given (`serverName` for SNI and the certificate check).
+    /// Connects, with TLS when `tls` is given (`serverName` for SNI and the certificate check), within `timeout`;
+    /// throws `CancellationError` at once if the task is cancelled meanwhile.
     static func connect(
         to endpoint: HTTPEndpoint, tls: ReloadingTLSContext?, serverName: String, timeout: Duration
     ) async throws -> HTTPConnection {
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        let connecting = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(TimeAmount(timeout))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
@@ -50,16 +51,33 @@ final class HTTPConnection: Sendable {
                 }
             }
             .connect(host: endpoint.host, port: endpoint.port)
-            .get()
+        // A connect cannot be aborted, so a cancelled wait lets go of it and closes the channel if it comes.
+        let connected = connecting.eventLoop.makePromise(of: Channel.self)
+        connecting.cascade(to: connected)
+        let channel = try await withTaskCancellationHandler {
+            try await connected.futureResult.get()
+        } onCancel: {
+            connected.fail(CancellationError())
+            connecting.whenSuccess { channel in channel.close(promise: nil) }
+        }
         return HTTPConnection(channel: channel)
     }
 
     /// Sends a request and waits for its whole response, closing the connection on timeout.
+    ///
+    /// Cancellation closes the connection and throws `CancellationError` at once: a backend that accepted the request
+    /// and never answers must not hold a shutdown for the whole request timeout.
     func send(_ head: HTTPRequestHead, body: ByteBuffer, timeout: Duration) async throws -> HTTPClientResponse {
         let promise = channel.eventLoop.makePromise(of: HTTPClientResponse.self)
         let request = PendingRequest(head: head, body: body, promise: promise, timeout: timeout)
-        channel.writeAndFlush(request).whenFailure { error in promise.fail(error) }
-        return try await promise.futureResult.get()
+        return try await withTaskCancellationHandler {
+            channel.writeAndFlush(request).whenFailure { error in promise.fail(error) }
+            return try await promise.futureResult.get()
+        } onCancel: { [channel] in
+            // A promise completes once: whichever comes first, this or the handler's answer, wins.
+            promise.fail(CancellationError())
+            channel.close(promise: nil)
+        }
     }
 
     func close() {

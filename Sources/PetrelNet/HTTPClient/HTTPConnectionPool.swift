@@ -36,6 +36,7 @@ public final class HTTPConnectionPool: Sendable {
                 // Fall through to a fresh connection.
             }
         }
+        try Task.checkCancellation()
         let connection = try await HTTPConnection.connect(
             to: endpoint, tls: tls, serverName: serverName, timeout: timeout)
         return try await send(head, body: body, timeout: timeout, on: connection)

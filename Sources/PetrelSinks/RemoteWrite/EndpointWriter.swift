@@ -129,6 +129,8 @@ final class EndpointWriter: Sendable {
                 router.leave(request.seriesCount)
                 return
             case .retryable(let reason, let retryAfter):
+                // Cancelled (shutdown deadline, second signal): the request stays unacknowledged, not failed.
+                try Task.checkCancellation()
                 context.telemetry.error(.sending)
                 retries.increment()
                 context.logger.debug(

@@ -107,15 +107,26 @@ final class SeriesRouter: Sendable {
         drained?.resume()
     }
 
-    /// Waits until every routed series is done with, then ends the writers' queues.
+    /// Waits until every routed series is done with, or until the task is cancelled, then ends the writers' queues.
+    ///
+    /// Cancellation (the shutdown deadline, a second signal) must end the wait: the writers' senders stop retrying
+    /// when cancelled, so the series they hold never leave, and the sink would wait for them forever.
     func finish() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let done = outstanding.withLock { state -> Bool in
-                if state.series == 0 { return true }
-                state.drained = continuation
-                return false
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let done = outstanding.withLock { state -> Bool in
+                    if state.series == 0 || Task.isCancelled { return true }
+                    state.drained = continuation
+                    return false
+                }
+                if done { continuation.resume() }
             }
-            if done { continuation.resume() }
+        } onCancel: {
+            let drained = outstanding.withLock { state -> CheckedContinuation<Void, Never>? in
+                defer { state.drained = nil }
+                return state.drained
+            }
+            drained?.resume()
         }
         for writer in writers { writer.inputFinished() }
     }
