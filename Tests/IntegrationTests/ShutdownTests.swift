@@ -77,9 +77,11 @@ import Glibc
             for sender in 0..<senders {
                 group.addTask {
                     var request = sender
-                    while let response = await RemoteWriteRequest.push(
-                        self.requestSeries(request, series: series), port: port)
-                    {
+                    while true {
+                        tally.started()
+                        let response = await RemoteWriteRequest.push(
+                            self.requestSeries(request, series: series), port: port)
+                        guard let response else { break }
                         tally.count(response.status)
                         request += senders
                     }
@@ -144,15 +146,22 @@ import Glibc
             load = Task { await self.pushUntilRefused(series: series, port: sourcePort, tally: tally) }
             // The transform stops once the sink's buffer is full, holding one sender's batch; the other three
             // senders' batches then sit in its queue, and all four requests wait for their batch to be buffered.
+            // Batches pass through the queue while the sink still takes them, so the state must also hold still: no
+            // answer for half a second while the requests wait.
             var waiting = 0.0
-            for _ in 0..<600 where waiting < 3 {
-                try await Task.sleep(for: .milliseconds(50))
+            var answered = -1
+            for _ in 0..<120 {
+                try await Task.sleep(for: .milliseconds(500))
                 waiting =
                     await petrel.metric(
                         "petrel_component_queue_batches{component_id=\"tag\",component_kind=\"transform\",component_type=\"tag\"}"
                     ) ?? 0
+                let now = tally.statuses.values.reduce(0, +)
+                if waiting >= 3 && tally.waiting >= 3 && now == answered { break }
+                answered = now
             }
             #expect(waiting >= 3, "every request to the source waits for its batch to be buffered")
+            #expect(tally.waiting >= 3, "the senders are waiting for their answers")
         default:
             accepted = await push(requests: 20, series: series, port: sourcePort)
             #expect(accepted.count == 20, "every request was buffered and answered 204")
@@ -314,10 +323,18 @@ import Glibc
 /// How many requests got each status, counted as the answers come.
 final class StatusTally: Sendable {
     private let counts = Mutex<[Int: Int]>([:])
+    private let sent = Atomic<Int>(0)
+
+    func started() {
+        sent.add(1, ordering: .relaxed)
+    }
 
     func count(_ status: Int) {
         counts.withLock { $0[status, default: 0] += 1 }
     }
+
+    /// Requests sent and not answered yet.
+    var waiting: Int { sent.load(ordering: .relaxed) - counts.withLock { $0.values.reduce(0, +) } }
 
     var statuses: [Int: Int] { counts.withLock { $0 } }
 }
