@@ -103,14 +103,4 @@ import Testing
         let token = build(componentConfig(["endpoint": "http://tempo:4317", "bearer_token_file": "/nonexistent/t"]))
         #expect(token.errors == ["petrel.yaml: sinks.tempo.bearer_token_file: cannot read /nonexistent/t"])
     }
-
-    @Test func retryAfterTakesSecondsAndDates() {
-        #expect(RetryAfter.parse("120") == .seconds(120))
-        #expect(RetryAfter.parse(" 3 ") == .seconds(3))
-        // Wed, 21 Oct 2015 07:28:00 GMT is 1445412480 seconds after the epoch.
-        #expect(RetryAfter.parse("Wed, 21 Oct 2015 07:28:00 GMT", nowSeconds: 1_445_412_450) == .seconds(30))
-        #expect(RetryAfter.parse("Wed, 21 Oct 2015 07:28:00 GMT", nowSeconds: 1_445_412_490) == .zero)
-        #expect(RetryAfter.parse("soon") == nil)
-        #expect(RetryAfter.parse("-1") == nil)
-    }
 }
