@@ -19,15 +19,15 @@ import Testing
         #expect(accepts == [.traces, .logs])
         #expect(built.endpoint == HTTPEndpoint(host: "tempo", port: 4317, target: "/"))
         #expect(built.transport == .grpc)
-        #expect(built.compression == .gzip)
-        #expect(built.maxEvents == 8192)
-        #expect(built.maxBytes == 4 * 1024 * 1024)
-        #expect(built.maxAge == .milliseconds(200))
-        #expect(built.concurrency == 4)
-        #expect(built.timeout == .seconds(10))
-        #expect(built.initialBackoff == .seconds(5))
-        #expect(built.maxBackoff == .seconds(30))
-        #expect(built.headers.isEmpty && built.bearerTokenFile == nil)
+        #expect(built.request.compression == .gzip)
+        #expect(built.request.maxEvents == 8192)
+        #expect(built.request.maxBytes == 4 * 1024 * 1024)
+        #expect(built.request.maxAge == .milliseconds(200))
+        #expect(built.request.concurrency == 4)
+        #expect(built.request.timeout == .seconds(10))
+        #expect(built.request.initialBackoff == .seconds(5))
+        #expect(built.request.maxBackoff == .seconds(30))
+        #expect(built.request.headers.isEmpty && built.request.bearerTokenFile == nil)
     }
 
     @Test func readsEverySetting() throws {
@@ -41,11 +41,14 @@ import Testing
         #expect(errors == [])
         let built = try #require(config)
         #expect(built.transport == .http)
-        #expect(built.compression == .none)
-        #expect(built.headers.map(\.name) == ["X-Scope-OrgID"] && built.headers.map(\.value) == ["tenant-a"])
-        #expect(built.maxEvents == 100 && built.maxBytes == 1 << 20 && built.maxAge == .seconds(1))
-        #expect(built.concurrency == 2 && built.timeout == .seconds(3))
-        #expect(built.initialBackoff == .milliseconds(100) && built.maxBackoff == .seconds(2))
+        #expect(built.request.compression == .none)
+        #expect(
+            built.request.headers.map(\.name) == ["X-Scope-OrgID"] && built.request.headers.map(\.value) == ["tenant-a"]
+        )
+        #expect(
+            built.request.maxEvents == 100 && built.request.maxBytes == 1 << 20 && built.request.maxAge == .seconds(1))
+        #expect(built.request.concurrency == 2 && built.request.timeout == .seconds(3))
+        #expect(built.request.initialBackoff == .milliseconds(100) && built.request.maxBackoff == .seconds(2))
         #expect(built.httpEndpoint(for: .traces).description == "http://tempo:4318/otlp/v1/traces")
         #expect(built.httpEndpoint(for: .logs).description == "http://tempo:4318/otlp/v1/logs")
     }
@@ -99,15 +102,5 @@ import Testing
         #expect(backoff == ["petrel.yaml: sinks.tempo.retry.max_backoff: must not be shorter than initial_backoff"])
         let token = build(componentConfig(["endpoint": "http://tempo:4317", "bearer_token_file": "/nonexistent/t"]))
         #expect(token.errors == ["petrel.yaml: sinks.tempo.bearer_token_file: cannot read /nonexistent/t"])
-    }
-
-    @Test func retryAfterTakesSecondsAndDates() {
-        #expect(RetryAfter.parse("120") == .seconds(120))
-        #expect(RetryAfter.parse(" 3 ") == .seconds(3))
-        // Wed, 21 Oct 2015 07:28:00 GMT is 1445412480 seconds after the epoch.
-        #expect(RetryAfter.parse("Wed, 21 Oct 2015 07:28:00 GMT", nowSeconds: 1_445_412_450) == .seconds(30))
-        #expect(RetryAfter.parse("Wed, 21 Oct 2015 07:28:00 GMT", nowSeconds: 1_445_412_490) == .zero)
-        #expect(RetryAfter.parse("soon") == nil)
-        #expect(RetryAfter.parse("-1") == nil)
     }
 }

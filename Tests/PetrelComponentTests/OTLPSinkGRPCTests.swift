@@ -95,17 +95,17 @@ import Testing
 
     private func config(_ receiver: Receiver) throws -> OTLPSinkConfig {
         var config = OTLPSinkConfig(endpoint: try HTTPEndpoint.parse(receiver.url).get(), transport: .grpc)
-        config.maxAge = .milliseconds(10)
-        config.initialBackoff = .milliseconds(10)
-        config.maxBackoff = .milliseconds(50)
+        config.request.maxAge = .milliseconds(10)
+        config.request.initialBackoff = .milliseconds(10)
+        config.request.maxBackoff = .milliseconds(50)
         return config
     }
 
     @Test func everySpanArrivesOnceWithEveryField() async throws {
         let receiver = try await Receiver([])
         var config = try config(receiver)
-        config.maxEvents = 7
-        config.headers = [(name: "X-Scope-OrgID", value: "tenant-a")]
+        config.request.maxEvents = 7
+        config.request.headers = [(name: "X-Scope-OrgID", value: "tenant-a")]
         let sent = [
             OTLPSinkFixtures.spans(resources: 2, spansPerScope: 3, firstID: 0),
             OTLPSinkFixtures.spans(resources: 1, spansPerScope: 4, firstID: 100),
@@ -129,7 +129,7 @@ import Testing
     @Test func sendsUncompressedWhenAsked() async throws {
         let receiver = try await Receiver([])
         var config = try config(receiver)
-        config.compression = .none
+        config.request.compression = .none
         let telemetry = try await runOTLPSink(config, [.traces(OTLPSinkFixtures.spans(resources: 1, spansPerScope: 1))])
         let call = try #require(receiver.calls.first)
         #expect(!call.metadata[stringValues: "grpc-encoding"].contains("gzip"))
@@ -197,9 +197,9 @@ import Testing
     @Test func unreachableReceiverIsRetriedUntilItListens() async throws {
         let port = freePort()
         var config = OTLPSinkConfig(endpoint: HTTPEndpoint(host: "127.0.0.1", port: port, target: "/"))
-        config.maxAge = .milliseconds(10)
-        config.initialBackoff = .milliseconds(10)
-        config.maxBackoff = .milliseconds(50)
+        config.request.maxAge = .milliseconds(10)
+        config.request.initialBackoff = .milliseconds(10)
+        config.request.maxBackoff = .milliseconds(50)
         let run = Task {
             try await runOTLPSink(config, [.traces(OTLPSinkFixtures.spans(resources: 1, spansPerScope: 1))])
         }
@@ -220,8 +220,8 @@ import Testing
     func statusCodesSortAsTheSpecificationSays(code: RPCError.Code, retryable: Bool) {
         let outcome = OTLPGRPCExporter.outcome(of: RPCError(code: code, message: "m"))
         switch outcome {
-        case .retryable: #expect(retryable)
-        case .rejected(let reason, _):
+        case .retry: #expect(retryable)
+        case .drop(let reason, _):
             #expect(!retryable)
             #expect(reason == "grpc_\(OTLPGRPCExporter.name(of: code))")
         case .delivered: Issue.record("an error is never a delivery")

@@ -90,9 +90,9 @@ import Darwin
 
     private func config(_ receiver: ScriptedReceiver) throws -> OTLPSinkConfig {
         var config = OTLPSinkConfig(endpoint: try HTTPEndpoint.parse(receiver.url).get(), transport: .http)
-        config.maxAge = .milliseconds(10)
-        config.initialBackoff = .milliseconds(10)
-        config.maxBackoff = .milliseconds(50)
+        config.request.maxAge = .milliseconds(10)
+        config.request.initialBackoff = .milliseconds(10)
+        config.request.maxBackoff = .milliseconds(50)
         return config
     }
 
@@ -125,7 +125,7 @@ import Darwin
             OTLPSinkFixtures.spans(resources: 1, spansPerScope: 2, firstID: 100),
         ]
         var config = try config(receiver)
-        config.maxAge = .seconds(5)
+        config.request.maxAge = .seconds(5)
         _ = try await runOTLPSink(config, sent.map(EventBatch.traces))
         let received = receiver.requests.compactMap(\.spans)
         #expect(received.count == 1, "the end of the input flushes what is pending, in one request")
@@ -136,7 +136,7 @@ import Darwin
     @Test func requestsRespectMaxEvents() async throws {
         let receiver = try await ScriptedReceiver([])
         var config = try config(receiver)
-        config.maxEvents = 10
+        config.request.maxEvents = 10
         let sent = [
             OTLPSinkFixtures.spans(resources: 5, scopes: 1, spansPerScope: 5, firstID: 0),
             OTLPSinkFixtures.spans(resources: 1, scopes: 1, spansPerScope: 3, firstID: 100),
@@ -167,7 +167,7 @@ import Darwin
     @Test func sendsPlainProtobufWithoutCompression() async throws {
         let receiver = try await ScriptedReceiver([])
         var config = try config(receiver)
-        config.compression = .none
+        config.request.compression = .none
         _ = try await runOTLPSink(config, [.traces(OTLPSinkFixtures.spans(resources: 1, spansPerScope: 2))])
         let request = try #require(receiver.requests.first)
         #expect(request.headers.first(name: "Content-Encoding") == nil)
@@ -181,8 +181,8 @@ import Darwin
         try Self.writeFile(tokenFile, "s3cret\n")
         defer { remove(tokenFile) }
         var config = try config(receiver)
-        config.headers = [(name: "X-Scope-OrgID", value: "tenant-a")]
-        config.bearerTokenFile = tokenFile
+        config.request.headers = [(name: "X-Scope-OrgID", value: "tenant-a")]
+        config.request.bearerTokenFile = tokenFile
         _ = try await runOTLPSink(config, [.traces(OTLPSinkFixtures.spans(resources: 1, spansPerScope: 1))])
         let request = try #require(receiver.requests.first)
         #expect(request.headers.first(name: "X-Scope-OrgID") == "tenant-a")
@@ -277,8 +277,8 @@ import Darwin
         let receiver = try await ScriptedReceiver(
             Array(repeating: .error(.serviceUnavailable, "down"), count: 100))
         var config = try config(receiver)
-        config.initialBackoff = .seconds(30)
-        config.maxBackoff = .seconds(30)
+        config.request.initialBackoff = .seconds(30)
+        config.request.maxBackoff = .seconds(30)
         let run = Task {
             try await runOTLPSink(config, [.traces(OTLPSinkFixtures.spans(resources: 1, spansPerScope: 1))])
         }

@@ -78,9 +78,9 @@ import Testing
 
     private func config(_ receivers: [ScriptedReceiver]) throws -> RemoteWriteSinkConfig {
         var config = RemoteWriteSinkConfig(endpoints: try receivers.map { try HTTPEndpoint.parse($0.url).get() })
-        config.maxAge = .milliseconds(10)
-        config.initialBackoff = .milliseconds(10)
-        config.maxBackoff = .milliseconds(50)
+        config.request.maxAge = .milliseconds(10)
+        config.request.initialBackoff = .milliseconds(10)
+        config.request.maxBackoff = .milliseconds(50)
         return config
     }
 

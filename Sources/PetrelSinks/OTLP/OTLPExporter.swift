@@ -1,17 +1,8 @@
 import PetrelCore
 import PetrelNet
 
-/// How one export attempt ended, which is all the sink's retry loop needs to know.
-enum OTLPExportOutcome: Sendable, Equatable {
-    /// The receiver took the request; it may have refused some of its events (OTLP partial success).
-    case delivered(wireBytes: Int, rejected: Int, message: String)
-    /// Worth another attempt, after a backoff or the delay the receiver asked for.
-    case retryable(reason: String, retryAfter: Duration?)
-    /// Never worth retrying; `reason` is the discard reason (`http_400`, `grpc_invalid_argument`).
-    case rejected(reason: String, message: String)
-}
-
-/// Sends OTLP export requests over one transport (gRPC or HTTP).
+/// Sends OTLP export requests over one transport (gRPC or HTTP): the encoding and answer classification the
+/// request driver runs.
 protocol OTLPExporter: Sendable {
     /// A batch made ready to send, once however many attempts it takes.
     associatedtype Request: Sendable
@@ -20,26 +11,33 @@ protocol OTLPExporter: Sendable {
     func prepare(_ batch: OTLPBatch) throws -> Request
 
     /// Makes one attempt; never throws, so every failure is classified.
-    func export(_ request: Request) async -> OTLPExportOutcome
+    func export(_ request: Request) async -> SendOutcome
 
     /// Keeps the connections up until `shutdown()` and the requests in flight are done.
     func run() async throws
 
     /// No more requests will be made.
     func shutdown()
-
-    /// Where a signal's requests go, for logs.
-    func destination(of signal: Signal) -> String
 }
 
-extension OTLPSinkConfig {
-    /// The configured headers and the bearer token, read for each request since tokens get rotated.
-    func requestHeaders() -> [(name: String, value: String)] {
-        var headers = self.headers
-        if let file = bearerTokenFile, let token = CredentialFile.read(file) {
-            headers.removeAll { $0.name.lowercased() == "authorization" }
-            headers.append((name: "authorization", value: "Bearer \(token)"))
-        }
-        return headers
+/// An export request ready to send, with the batches it was made from.
+struct PreparedExport<Message: Sendable>: SinkRequest {
+    var message: Message
+    var pending: PendingExport
+
+    var eventCount: Int { pending.eventCount }
+
+    func acknowledge() { pending.acknowledge() }
+}
+
+extension PendingExport: SinkRequest {}
+
+extension OTLPBatcher: RequestBatching {
+    mutating func add(_ envelope: Envelope) -> [PendingExport] {
+        add(envelope.batch, acknowledgement: envelope.acknowledgement)
     }
+
+    mutating func flushExpired() -> [PendingExport] { flushExpired(now: .now) }
+
+    mutating func flushAll() -> [PendingExport] { flush() }
 }

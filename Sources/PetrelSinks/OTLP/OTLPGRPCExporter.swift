@@ -30,9 +30,9 @@ final class OTLPGRPCExporter: OTLPExporter {
     init(config: OTLPSinkConfig, tls: ReloadingTLSContext?) throws {
         self.config = config
         let compression: HTTP2ClientTransport.Config.Compression =
-            config.compression == .gzip
+            config.request.compression == .gzip
             ? .init(algorithm: .gzip, enabledAlgorithms: .gzip) : .defaults
-        let serverName = config.tls.serverName ?? config.endpoint.host
+        let serverName = config.request.tls.serverName ?? config.endpoint.host
         let transport = try HTTP2ClientTransport.Posix(
             target: Self.target(config.endpoint), transportSecurity: tls == nil ? .plaintext : .customSecure,
             config: .defaults {
@@ -58,12 +58,12 @@ final class OTLPGRPCExporter: OTLPExporter {
         }
     }
 
-    func export(_ request: Request) async -> OTLPExportOutcome {
+    func export(_ request: Request) async -> SendOutcome {
         var options = CallOptions.defaults
-        options.timeout = config.timeout
-        options.compression = config.compression == .gzip ? .gzip : CompressionAlgorithm.none
+        options.timeout = config.request.timeout
+        options.compression = config.request.compression == .gzip ? .gzip : CompressionAlgorithm.none
         var metadata = Metadata()
-        for header in config.requestHeaders() { metadata.addString(header.value, forKey: header.name.lowercased()) }
+        for pair in config.request.metadata() { metadata.addString(pair.value, forKey: pair.name) }
         let size = SerializedSize()
         do {
             switch request {
@@ -75,7 +75,7 @@ final class OTLPGRPCExporter: OTLPExporter {
                     options: options
                 ) { try $0.message }
                 return .delivered(
-                    wireBytes: size.bytes, rejected: Int(response.partialSuccess.rejectedSpans),
+                    wireBytes: size.bytes, rejectedEvents: Int(response.partialSuccess.rejectedSpans),
                     message: response.partialSuccess.errorMessage)
             case .logs(let message):
                 let response = try await logs.export(
@@ -85,13 +85,13 @@ final class OTLPGRPCExporter: OTLPExporter {
                     options: options
                 ) { try $0.message }
                 return .delivered(
-                    wireBytes: size.bytes, rejected: Int(response.partialSuccess.rejectedLogRecords),
+                    wireBytes: size.bytes, rejectedEvents: Int(response.partialSuccess.rejectedLogRecords),
                     message: response.partialSuccess.errorMessage)
             }
         } catch let error as RPCError {
             return Self.outcome(of: error)
         } catch {
-            return .retryable(reason: "\(error)", retryAfter: nil)
+            return .retry(reason: "\(error)", after: nil)
         }
     }
 
@@ -103,12 +103,8 @@ final class OTLPGRPCExporter: OTLPExporter {
         client.beginGracefulShutdown()
     }
 
-    func destination(of signal: Signal) -> String {
-        config.endpoint.description
-    }
-
     /// Retryable or not, as the OTLP specification sorts gRPC status codes.
-    static func outcome(of error: RPCError) -> OTLPExportOutcome {
+    static func outcome(of error: RPCError) -> SendOutcome {
         let name = Self.name(of: error.code)
         switch error.code {
         case .cancelled, .deadlineExceeded, .aborted, .outOfRange, .unavailable, .dataLoss, .resourceExhausted:
@@ -118,9 +114,9 @@ final class OTLPGRPCExporter: OTLPExporter {
             // limits with it and no RetryInfo; backing off pushes back on our sources, dropping loses data.
             let status = try? error.unpackGoogleRPCStatus()
             let delay = status?.details.lazy.compactMap(\.retryInfo).first?.delay
-            return .retryable(reason: "gRPC \(name): \(error.message)", retryAfter: delay)
+            return .retry(reason: "gRPC \(name): \(error.message)", after: delay)
         default:
-            return .rejected(reason: "grpc_\(name)", message: error.message)
+            return .drop(reason: "grpc_\(name)", message: error.message)
         }
     }
 

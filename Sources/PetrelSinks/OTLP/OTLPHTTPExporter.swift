@@ -22,11 +22,11 @@ final class OTLPHTTPExporter: OTLPExporter {
     init(config: OTLPSinkConfig, tls: ReloadingTLSContext?) {
         self.config = config
         traces = HTTPConnectionPool(
-            endpoint: config.httpEndpoint(for: .traces), maxIdle: config.concurrency, tls: tls,
-            serverName: config.tls.serverName)
+            endpoint: config.httpEndpoint(for: .traces), maxIdle: config.request.concurrency, tls: tls,
+            serverName: config.request.tls.serverName)
         logs = HTTPConnectionPool(
-            endpoint: config.httpEndpoint(for: .logs), maxIdle: config.concurrency, tls: tls,
-            serverName: config.tls.serverName)
+            endpoint: config.httpEndpoint(for: .logs), maxIdle: config.request.concurrency, tls: tls,
+            serverName: config.request.tls.serverName)
     }
 
     func prepare(_ batch: OTLPBatch) throws -> Request {
@@ -38,29 +38,21 @@ final class OTLPHTTPExporter: OTLPExporter {
             encoded = encoder.encode(spans)
         case .logs(let records): encoded = try OTLPLogConversion.request(from: records).serializedBytes()
         }
-        let body = config.compression == .gzip ? Zlib.compress(encoded, format: .gzip) : encoded
+        let body = config.request.compression == .gzip ? Zlib.compress(encoded, format: .gzip) : encoded
         return Request(signal: batch.signal, body: ByteBuffer(bytes: body))
     }
 
-    func export(_ request: Request) async -> OTLPExportOutcome {
+    func export(_ request: Request) async -> SendOutcome {
         let response: HTTPClientResponse
         do {
             response = try await pool(request.signal).post(
-                body: request.body, headers: makeHeaders(), timeout: config.timeout)
+                body: request.body, headers: makeHeaders(), timeout: config.request.timeout)
         } catch {
-            return .retryable(reason: "\(error)", retryAfter: nil)
+            return .retry(reason: "\(error)", after: nil)
         }
-        let code = response.status.code
-        switch code {
-        case 200..<300:
-            let (rejected, message) = Self.partialSuccess(of: response, signal: request.signal)
-            return .delivered(wireBytes: request.body.readableBytes, rejected: rejected, message: message)
-        case 429, 502, 503, 504:
-            let retryAfter = response.headers.first(name: "Retry-After").flatMap { RetryAfter.parse($0) }
-            return .retryable(reason: "HTTP \(code): \(Self.errorMessage(of: response))", retryAfter: retryAfter)
-        default:
-            return .rejected(reason: "http_\(code)", message: Self.errorMessage(of: response))
-        }
+        return HTTPAnswer.outcome(
+            of: response, wireBytes: request.body.readableBytes, retryable: HTTPAnswer.otlpRetryable,
+            accepted: { Self.partialSuccess(of: $0, signal: request.signal) }, errorMessage: Self.errorMessage)
     }
 
     func run() async throws {}
@@ -70,10 +62,6 @@ final class OTLPHTTPExporter: OTLPExporter {
         logs.close()
     }
 
-    func destination(of signal: Signal) -> String {
-        pool(signal).endpoint.description
-    }
-
     private func pool(_ signal: Signal) -> HTTPConnectionPool {
         signal == .logs ? logs : traces
     }
@@ -81,9 +69,9 @@ final class OTLPHTTPExporter: OTLPExporter {
     private func makeHeaders() -> HTTPHeaders {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/x-protobuf")
-        if config.compression == .gzip { headers.add(name: "Content-Encoding", value: "gzip") }
+        if config.request.compression == .gzip { headers.add(name: "Content-Encoding", value: "gzip") }
         headers.add(name: "User-Agent", value: "petrel/\(PetrelVersion.string)")
-        for header in config.requestHeaders() { headers.replaceOrAdd(name: header.name, value: header.value) }
+        config.request.addHeaders(to: &headers)
         return headers
     }
 
@@ -120,44 +108,5 @@ final class OTLPHTTPExporter: OTLPExporter {
 
     private static func isProtobuf(_ response: HTTPClientResponse) -> Bool {
         response.headers.first(name: "Content-Type")?.lowercased().hasPrefix("application/x-protobuf") ?? false
-    }
-}
-
-/// The `Retry-After` header: delay-seconds or an HTTP-date (RFC 9110 §10.2.3).
-enum RetryAfter {
-    /// The delay it asks for; nil when it cannot be read. A date in the past asks for no delay.
-    static func parse(_ value: String, nowSeconds: Double = Double(WallClock.nowNanoseconds()) / 1e9) -> Duration? {
-        let text = value.trimmingWhitespace
-        if let seconds = Int(text) { return seconds >= 0 ? .seconds(seconds) : nil }
-        guard let date = imfFixdate(text) else { return nil }
-        return .seconds(max(0, Double(date) - nowSeconds).rounded(.up))
-    }
-
-    private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-
-    /// Seconds since the epoch of `Sun, 06 Nov 1994 08:49:37 GMT`, the only date form senders may use.
-    private static func imfFixdate(_ text: String) -> Int64? {
-        let parts = text.split(separator: " ")
-        guard parts.count == 6, parts[0].hasSuffix(","), parts[5] == "GMT",
-            let day = Int64(parts[1]), let monthIndex = months.firstIndex(of: String(parts[2])),
-            let year = Int64(parts[3])
-        else { return nil }
-        let clock = parts[4].split(separator: ":").compactMap { Int64($0) }
-        guard clock.count == 3, (1...31).contains(day), clock[0] < 24, clock[1] < 60, clock[2] < 61 else { return nil }
-        // Days from the civil date (Howard Hinnant's algorithm), with March as the first month of the year.
-        let month = Int64(monthIndex) + 1
-        let shiftedYear = month <= 2 ? year - 1 : year
-        let era = (shiftedYear >= 0 ? shiftedYear : shiftedYear - 399) / 400
-        let yearOfEra = shiftedYear - era * 400
-        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        let days = era * 146_097 + dayOfEra - 719_468
-        return days * 86_400 + clock[0] * 3_600 + clock[1] * 60 + clock[2]
-    }
-}
-
-extension String {
-    fileprivate var trimmingWhitespace: String {
-        String(drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
     }
 }

@@ -6,18 +6,18 @@ import PetrelCore
 import PetrelNet
 import Synchronization
 
-/// Batches, encodes, compresses and sends the series routed to one endpoint, retrying failures.
+/// Batches, encodes and compresses the series routed to one endpoint, and sends them on the `RequestDriver`.
 ///
-/// A batcher task turns queued batches into requests bounded by samples, bytes and age; `concurrency`
-/// sender tasks deliver them. A request that fails with a retryable error is retried with exponential
-/// backoff and jitter (honouring `Retry-After`); in shard mode, while another endpoint is healthy, the
-/// request's series move to it instead and this endpoint is probed until it answers again.
+/// In shard mode, while another endpoint is healthy, a request that fails with a retryable error marks this
+/// endpoint unhealthy and its series move to the healthy ones (the driver's `handOff`); this endpoint is then
+/// probed until it answers again.
 final class EndpointWriter: Sendable {
     let endpoint: HTTPEndpoint
     /// Mixed with series hashes for rendezvous hashing; derived from the URL so every node agrees.
     let seed: UInt64
     private let config: RemoteWriteSinkConfig
-    private let headers: RequestHeaders
+    /// The protocol's headers; the configured ones and the credentials are added to each request.
+    private let protocolHeaders: HTTPHeaders
     private let context: SinkContext
     private let queue: BoundedQueue<RoutedBatch>
     private let pool: HTTPConnectionPool
@@ -26,18 +26,16 @@ final class EndpointWriter: Sendable {
     private let healthGauge: Gauge
     private let retries: Counter
 
-    init(
-        endpoint: HTTPEndpoint, config: RemoteWriteSinkConfig, headers: RequestHeaders, tls: ReloadingTLSContext?,
-        context: SinkContext
-    ) {
+    init(endpoint: HTTPEndpoint, config: RemoteWriteSinkConfig, tls: ReloadingTLSContext?, context: SinkContext) {
         self.endpoint = endpoint
         self.seed = XXHash64.hash(Array(endpoint.description.utf8))
         self.config = config
-        self.headers = headers
+        self.protocolHeaders = Self.protocolHeaders(config.protocolVersion)
         self.context = context
         self.queue = BoundedQueue(capacity: config.bufferBatches, producers: 1)
         self.pool = HTTPConnectionPool(
-            endpoint: endpoint, maxIdle: config.concurrency, tls: tls, serverName: config.tls.serverName)
+            endpoint: endpoint, maxIdle: config.request.concurrency, tls: tls, serverName: config.request.tls.serverName
+        )
         let labels = [("component_id", context.id), ("endpoint", endpoint.description)]
         self.healthGauge = context.telemetry.registry.gauge(
             "petrel_remote_write_endpoint_healthy",
@@ -65,116 +63,52 @@ final class EndpointWriter: Sendable {
     }
 
     func run(router: SeriesRouter) async throws {
-        let requests = BoundedQueue<OutgoingRequest>(capacity: config.concurrency, producers: 1)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                defer { requests.producerFinished() }
-                // Requests keep their batches only where they may have to move to another endpoint; otherwise a
-                // batch's memory goes as soon as it is encoded.
-                var batcher = RequestBatcher(config: self.config, keepBatches: router.canReroute)
-                while true {
-                    switch await self.queue.next(until: batcher.deadline) {
-                    case .ended:
-                        if let request = batcher.flush() { try await requests.send(request) }
-                        return
-                    case .timedOut:
-                        if let request = batcher.flush() { try await requests.send(request) }
-                    case .element(let batch):
-                        for request in batcher.add(batch) { try await requests.send(request) }
-                    }
-                }
-            }
-            for _ in 0..<config.concurrency {
-                group.addTask {
-                    while let request = await requests.next() {
-                        try await self.deliver(request, router: router)
-                    }
-                }
-            }
-            try await group.waitForAll()
+        var driver = RequestDriver<OutgoingRequest>(
+            settings: config.request, context: context, destination: endpoint.description, retries: retries,
+            attempt: { request in await self.attempt(request, router: router) })
+        if router.canReroute {
+            driver.handOff = { request in try await self.handOff(request, router: router) }
         }
+        // Requests keep their batches only where they may have to move to another endpoint; otherwise a batch's
+        // memory goes as soon as it is encoded.
+        try await driver.run(
+            batcher: RequestBatcher(config: config, router: router),
+            pull: { await self.queue.next(until: $0) }, prepare: { $0 })
     }
 
-    private enum Outcome {
-        case delivered
-        case rejected(HTTPResponseStatus, String)
-        case retryable(String, retryAfter: Duration?)
-    }
-
-    /// Sends a request until it is delivered or rejected, or hands it to a healthy peer.
-    private func deliver(_ request: OutgoingRequest, router: SeriesRouter) async throws {
-        var backoff = config.initialBackoff
-        while true {
-            if !isHealthy && router.hasHealthyPeer(of: self) {
-                try await reroute(request, router: router)
-                return
-            }
-            switch await attempt(request) {
-            case .delivered:
-                markHealthy()
-                context.telemetry.sentEvents.increment(by: request.seriesCount)
-                context.telemetry.sentBytes.increment(by: request.body.readableBytes)
-                request.acknowledge()
-                router.leave(request.seriesCount)
-                return
-            case .rejected(let status, let line):
-                context.telemetry.discarded(request.seriesCount, reason: "http_\(status.code)")
-                context.logger.warning(
-                    "endpoint rejected a request; dropping it",
-                    metadata: [
-                        "endpoint": "\(endpoint)", "status": "\(status.code)", "response": "\(line)",
-                        "series": "\(request.seriesCount)",
-                    ])
-                request.acknowledge()
-                router.leave(request.seriesCount)
-                return
-            case .retryable(let reason, let retryAfter):
-                // Cancelled (shutdown deadline, second signal): the request stays unacknowledged, not failed.
-                try Task.checkCancellation()
-                context.telemetry.error(.sending)
-                retries.increment()
-                context.logger.debug(
-                    "request failed; will retry",
-                    metadata: ["endpoint": "\(endpoint)", "reason": "\(reason)"])
-                if router.hasHealthyPeer(of: self) {
-                    markUnhealthy(router: router)
-                    try await reroute(request, router: router)
-                    return
-                }
-                let jittered = backoff * Double.random(in: 0.5...1.0)
-                try await Task.sleep(for: max(jittered, retryAfter ?? .zero))
-                backoff = min(backoff * 2, config.maxBackoff)
-            }
+    /// One attempt, keeping the endpoint's health: a retryable failure while a peer is healthy marks it unhealthy.
+    private func attempt(_ request: OutgoingRequest, router: SeriesRouter) async -> SendOutcome {
+        let outcome = await send(request.body)
+        switch outcome {
+        case .delivered: markHealthy()
+        case .retry: if router.hasHealthyPeer(of: self) { markUnhealthy(router: router) }
+        case .drop: break
         }
+        return outcome
     }
 
-    private func attempt(_ request: OutgoingRequest) async -> Outcome {
+    private func send(_ body: ByteBuffer) async -> SendOutcome {
+        var headers = protocolHeaders
+        config.request.addHeaders(to: &headers)
         do {
-            let response = try await pool.post(
-                body: request.body, headers: headers.make(), timeout: config.timeout)
-            switch response.status.code {
-            case 200..<300: return .delivered
-            case 429, 500..<600:
-                let retryAfter = response.headers.first(name: "Retry-After").flatMap(Int.init).map {
-                    Duration.seconds($0)
-                }
-                return .retryable(
-                    "HTTP \(response.status.code): \(response.firstBodyLine)", retryAfter: retryAfter)
-            default:
-                return .rejected(response.status, response.firstBodyLine)
-            }
+            let response = try await pool.post(body: body, headers: headers, timeout: config.request.timeout)
+            return HTTPAnswer.outcome(
+                of: response, wireBytes: body.readableBytes, retryable: HTTPAnswer.remoteWriteRetryable)
         } catch {
-            return .retryable("\(error)", retryAfter: nil)
+            return .retry(reason: "\(error)", after: nil)
         }
     }
 
-    /// Moves a request's series to healthy peers, with their acknowledgements; they are done with here.
-    private func reroute(_ request: OutgoingRequest, router: SeriesRouter) async throws {
+    /// While this endpoint is unhealthy and a peer is not, moves a request's series to the healthy peers, with
+    /// their acknowledgements; they are done with here.
+    private func handOff(_ request: OutgoingRequest, router: SeriesRouter) async throws -> Bool {
+        guard !isHealthy, router.hasHealthyPeer(of: self) else { return false }
         // Requests keep their batches whenever a peer could take them (`SeriesRouter.canReroute`).
         for part in request.batches {
             try await router.route(part.batch, part.acknowledgement, avoiding: self)
         }
         router.leave(request.seriesCount)
+        return true
     }
 
     private func markHealthy() {
@@ -197,31 +131,51 @@ final class EndpointWriter: Sendable {
     /// Sends empty requests with backoff until the endpoint answers 2xx, then marks it healthy.
     private func probe() async {
         defer { probing.store(false, ordering: .relaxed) }
-        var backoff = config.initialBackoff
-        let empty = OutgoingRequest(
-            batches: [], acknowledgements: [], body: ByteBuffer(bytes: Snappy.compress([UInt8]())), seriesCount: 0)
+        var backoff = config.request.initialBackoff
+        let empty = ByteBuffer(bytes: Snappy.compress([UInt8]()))
         while !isHealthy {
             try? await Task.sleep(for: backoff * Double.random(in: 0.5...1.0))
-            if case .delivered = await attempt(empty) {
+            if case .delivered = await send(empty) {
                 markHealthy()
                 return
             }
-            backoff = min(backoff * 2, config.maxBackoff)
+            backoff = min(backoff * 2, config.request.maxBackoff)
         }
+    }
+
+    private static func protocolHeaders(_ version: RemoteWriteSinkConfig.ProtocolVersion) -> HTTPHeaders {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Encoding", value: "snappy")
+        headers.add(name: "User-Agent", value: "petrel/\(PetrelVersion.string)")
+        switch version {
+        case .v1:
+            headers.add(name: "Content-Type", value: "application/x-protobuf")
+            headers.add(name: "X-Prometheus-Remote-Write-Version", value: "0.1.0")
+        case .v2:
+            headers.add(
+                name: "Content-Type", value: "application/x-protobuf;proto=io.prometheus.write.v2.Request")
+            headers.add(name: "X-Prometheus-Remote-Write-Version", value: "2.0.0")
+        }
+        return headers
     }
 }
 
 /// A compressed remote-write request, the acknowledgements of the batches it was made from, and the batches
 /// themselves when they may have to move to another endpoint.
-struct OutgoingRequest: Sendable {
+struct OutgoingRequest: SinkRequest {
     var batches: [RoutedBatch]
     var acknowledgements: [Acknowledgement]
     var body: ByteBuffer
     var seriesCount: Int
+    /// Told when the request's series are done with.
+    var router: SeriesRouter
+
+    var eventCount: Int { seriesCount }
 
     /// The request was delivered or dropped for good: its batches may be let go.
     func acknowledge() {
         for acknowledgement in acknowledgements { acknowledgement.acknowledge() }
+        router.leave(seriesCount)
     }
 }
 

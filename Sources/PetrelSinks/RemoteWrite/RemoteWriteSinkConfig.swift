@@ -17,35 +17,24 @@ public struct RemoteWriteSinkConfig: Sendable {
         case v2
     }
 
-    /// Basic authentication credentials.
-    public struct BasicAuth: Sendable {
-        public var username: String
-        public var password: String?
-        public var passwordFile: String?
-    }
-
     public var endpoints: [HTTPEndpoint] = []
     public var mode: Mode = .replicate
     public var protocolVersion: ProtocolVersion = .v1
-    /// A request is sent once it holds this many samples (histogram samples count too)...
+    /// A request is sent once it holds this many samples (histogram samples count too), or when one of the
+    /// shared `batch` limits (`request.maxEvents` series, `request.maxBytes` of uncompressed protobuf,
+    /// `request.maxAge`) is reached.
     public var maxSamples = 2000
-    /// ...or this many bytes of uncompressed protobuf...
-    public var maxBytes = 8 * 1024 * 1024
-    /// ...or its oldest series has waited this long.
-    public var maxAge: Duration = .seconds(5)
-    /// Requests in flight per endpoint.
-    public var concurrency = 4
-    public var timeout: Duration = .seconds(30)
-    public var headers: [(name: String, value: String)] = []
-    public var bearerTokenFile: String?
-    public var basicAuth: BasicAuth?
-    /// How `https://` endpoints are reached: CA, client certificate, verification.
-    public var tls = TLSClientSettings()
-    public var initialBackoff: Duration = .milliseconds(30)
-    public var maxBackoff: Duration = .seconds(5)
+    /// Batching, retries, timeout, concurrency (requests in flight per endpoint), headers, TLS and credentials: the
+    /// keys every sink shares. Requests are always snappy-compressed, as the protocol requires.
+    public var request = Self.defaults
     /// Batches each endpoint's batcher holds before the router waits. Small: the sink's buffer (in front of the
     /// sink, counted by `memory_limit`) is where batches wait; this only keeps the batcher busy.
     public var bufferBatches = 4
+
+    /// vmagent's defaults; no limit on series beyond `maxSamples`.
+    public static let defaults = SinkRequestSettings(
+        maxEvents: .max, maxBytes: 8 * 1024 * 1024, maxAge: .seconds(5), timeout: .seconds(30), concurrency: 4,
+        initialBackoff: .milliseconds(30), maxBackoff: .seconds(5), compression: .snappy)
 
     public init(endpoints: [HTTPEndpoint]) {
         self.endpoints = endpoints
@@ -69,40 +58,10 @@ public struct RemoteWriteSinkConfig: Sendable {
         }
         mode = reader.choice("mode", default: mode)
         protocolVersion = reader.choice("protocol", default: protocolVersion)
-        if let batch = reader.section("batch") {
+        var maxSamples = self.maxSamples
+        request = SinkRequestSettings.read(from: reader, defaults: Self.defaults, compressions: [.snappy]) { batch in
             maxSamples = batch.int("max_samples", default: maxSamples, range: 1...10_000_000)
-            maxBytes = batch.byteSize("max_bytes", default: maxBytes)
-            maxAge = batch.duration("max_age", default: maxAge)
-            batch.finish()
         }
-        concurrency = reader.int("concurrency", default: concurrency, range: 1...1024)
-        timeout = reader.duration("timeout", default: timeout)
-        headers = reader.stringMap("headers")?.map { (name: $0.key, value: $0.value) } ?? []
-        tls = TLSClientSettings.read(from: reader)
-        bearerTokenFile = reader.string("bearer_token_file")
-        if let auth = reader.section("basic_auth") {
-            let username = auth.requiredString("username") ?? ""
-            let password = auth.string("password")
-            let passwordFile = auth.string("password_file")
-            if password != nil && passwordFile != nil {
-                auth.error(nil, "set password or password_file, not both")
-            }
-            basicAuth = BasicAuth(username: username, password: password, passwordFile: passwordFile)
-            auth.finish()
-        }
-        if bearerTokenFile != nil && basicAuth != nil {
-            reader.error("bearer_token_file", "set bearer_token_file or basic_auth, not both")
-        }
-        if let retry = reader.section("retry") {
-            initialBackoff = retry.duration("initial_backoff", default: initialBackoff)
-            maxBackoff = retry.duration("max_backoff", default: maxBackoff)
-            retry.finish()
-        }
-        if let file = bearerTokenFile, CredentialFile.read(file) == nil {
-            reader.error("bearer_token_file", "cannot read \(file)")
-        }
-        if let file = basicAuth?.passwordFile, CredentialFile.read(file) == nil {
-            reader.error("basic_auth", "cannot read password_file \(file)")
-        }
+        self.maxSamples = maxSamples
     }
 }

@@ -2,7 +2,8 @@ import NIOCore
 import PetrelCodecs
 import PetrelCore
 
-/// Groups routed batches into requests of at most `maxSamples` samples and about `maxBytes` bytes.
+/// Groups routed batches into requests of at most `maxSamples` samples, `maxEvents` series and about `maxBytes`
+/// bytes.
 ///
 /// Remote-write 1.0 requests are built by appending each part's encoding (concatenated
 /// `WriteRequest`s are one `WriteRequest` on the wire). A 2.0 request carries one symbols table, so
@@ -14,19 +15,28 @@ struct RequestBatcher {
     private var parts: [RoutedBatch] = []
     private var encoded: [UInt8] = []
     private var samples = 0
+    private var series = 0
     private var bytes = 0
     private var oldest: ContinuousClock.Instant?
 
+    private let maxEvents: Int
+    private let maxBytes: Int
+    private let maxAge: Duration
+    private let router: SeriesRouter
     /// Whether requests carry their batches (to move them to another endpoint) or only their acknowledgements.
     private let keepBatches: Bool
 
-    init(config: RemoteWriteSinkConfig, keepBatches: Bool) {
+    init(config: RemoteWriteSinkConfig, router: SeriesRouter) {
         self.config = config
-        self.keepBatches = keepBatches
+        self.maxEvents = config.request.maxEvents
+        self.maxBytes = config.request.maxBytes
+        self.maxAge = config.request.maxAge
+        self.router = router
+        self.keepBatches = router.canReroute
     }
 
     /// When the pending request must go even if it is not full.
-    var deadline: ContinuousClock.Instant? { oldest.map { $0 + config.maxAge } }
+    var deadline: ContinuousClock.Instant? { oldest.map { $0 + maxAge } }
 
     /// Adds a batch; returns the requests that filled up. Each request holding part of the batch holds its
     /// acknowledgement (split once per further part; none of them is sent before this returns).
@@ -49,7 +59,8 @@ struct RequestBatcher {
             let seriesSamples = Int(series.sampleCount + series.histogramCount)
             let seriesBytes = Self.estimatedBytes(batch, index)
             if samples + partSamples + seriesSamples > config.maxSamples
-                || bytes + partBytes + seriesBytes > config.maxBytes, samples + partSamples > 0
+                || bytes + partBytes + seriesBytes > maxBytes || self.series + index - start >= maxEvents,
+                samples + partSamples > 0
             {
                 if start < index {
                     append(batch, start..<index, nextHold(), samples: partSamples, bytes: partBytes)
@@ -67,7 +78,7 @@ struct RequestBatcher {
         } else if let hold {
             hold.acknowledge()
         }
-        if samples >= config.maxSamples || bytes >= config.maxBytes, let request = flush() {
+        if samples >= config.maxSamples || bytes >= maxBytes || series >= maxEvents, let request = flush() {
             ready.append(request)
         }
         return ready
@@ -80,6 +91,7 @@ struct RequestBatcher {
             parts = []
             encoded.removeAll(keepingCapacity: true)
             samples = 0
+            series = 0
             bytes = 0
             oldest = nil
         }
@@ -90,7 +102,7 @@ struct RequestBatcher {
         let seriesCount = parts.reduce(0) { $0 + $1.batch.seriesCount }
         return OutgoingRequest(
             batches: keepBatches ? parts : [], acknowledgements: parts.map(\.acknowledgement),
-            body: ByteBuffer(bytes: compressed), seriesCount: seriesCount)
+            body: ByteBuffer(bytes: compressed), seriesCount: seriesCount, router: router)
     }
 
     private mutating func append(
@@ -104,6 +116,7 @@ struct RequestBatcher {
         }
         parts.append(RoutedBatch(batch: part, acknowledgement: acknowledgement))
         self.samples += samples
+        self.series += range.count
         self.bytes += bytes
         if oldest == nil { oldest = .now }
     }
@@ -117,4 +130,10 @@ struct RequestBatcher {
         let series = batch.series[index]
         return total + Int(series.sampleCount) * 20 + Int(series.histogramCount) * 128
     }
+}
+
+extension RequestBatcher: RequestBatching {
+    mutating func flushExpired() -> [OutgoingRequest] { flush().map { [$0] } ?? [] }
+
+    mutating func flushAll() -> [OutgoingRequest] { flushExpired() }
 }
