@@ -19,7 +19,7 @@ public struct ListenerSecurity: Sendable {
     /// The TLS context new connections take, or nil for plain text; `applicationProtocols` go in ALPN.
     public func makeTLS(applicationProtocols: [String], logger: Logger) throws -> ReloadingTLSContext? {
         guard let tls else { return nil }
-        return try ReloadingTLSContext.server(tls, applicationProtocols: applicationProtocols, logger: logger)
+        return try ReloadingTLSContext(tls, applicationProtocols: applicationProtocols, logger: logger)
     }
 
     /// The credentials check, or nil when anyone may send.

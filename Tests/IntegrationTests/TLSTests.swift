@@ -21,6 +21,35 @@ import Testing
         }
     }
 
+    /// A remote-write source on `port` that requires a client certificate of the test CA.
+    private func mutualTLSSource(port: Int, server: (crt: String, key: String), certificates: TestCertificates)
+        -> String
+    {
+        """
+        sources:
+          rw:
+            type: prometheus_remote_write
+            address: "127.0.0.1:\(port)"
+            tls: { crt_file: \(server.crt), key_file: \(server.key), ca_file: \(certificates.path("ca.crt")), verify_certificate: true }
+        """
+    }
+
+    /// Starts a peer nobody here wrote (its output discarded); `stopProcess` ends it by its PID.
+    private func startProcess(_ executable: URL, _ arguments: [String]) throws -> Process {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    private func stopProcess(_ process: Process) {
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+    }
+
     private func answered(_ result: CommandResult?) -> Bool {
         result?.output.contains("HTTP/1.1 404") == true
     }
@@ -83,11 +112,7 @@ import Testing
         let port = freePort()
         let petrel = try PetrelProcess(
             config: """
-                sources:
-                  rw:
-                    type: prometheus_remote_write
-                    address: "127.0.0.1:\(port)"
-                    tls: { crt_file: \(server.crt), key_file: \(server.key), ca_file: \(certificates.path("ca.crt")), verify_certificate: true }
+                \(mutualTLSSource(port: port, server: server, certificates: certificates))
                 sinks:
                   vm:
                     type: prometheus_remote_write
@@ -100,21 +125,15 @@ import Testing
         defer { Task { await petrel.stop() } }
 
         let vmagentPort = freePort()
-        let vmagent = Process()
-        vmagent.executableURL = try findExecutable("vmagent")
-        vmagent.arguments = [
-            "-httpListenAddr=127.0.0.1:\(vmagentPort)", "-remoteWrite.url=https://127.0.0.1:\(port)/api/v1/write",
-            "-remoteWrite.tlsCAFile=\(certificates.path("ca.crt"))", "-remoteWrite.tlsCertFile=\(client.crt)",
-            "-remoteWrite.tlsKeyFile=\(client.key)", "-remoteWrite.flushInterval=100ms",
-            "-remoteWrite.tmpDataPath=\(directory.path)/vmagent", "-loggerLevel=ERROR",
-        ]
-        vmagent.standardOutput = FileHandle.nullDevice
-        vmagent.standardError = FileHandle.nullDevice
-        try vmagent.run()
-        defer {
-            kill(vmagent.processIdentifier, SIGTERM)
-            vmagent.waitUntilExit()
-        }
+        let vmagent = try startProcess(
+            try findExecutable("vmagent"),
+            [
+                "-httpListenAddr=127.0.0.1:\(vmagentPort)", "-remoteWrite.url=https://127.0.0.1:\(port)/api/v1/write",
+                "-remoteWrite.tlsCAFile=\(certificates.path("ca.crt"))", "-remoteWrite.tlsCertFile=\(client.crt)",
+                "-remoteWrite.tlsKeyFile=\(client.key)", "-remoteWrite.flushInterval=100ms",
+                "-remoteWrite.tmpDataPath=\(directory.path)/vmagent", "-loggerLevel=ERROR",
+            ])
+        defer { stopProcess(vmagent) }
         var ready = false
         for _ in 0..<100 where !ready {
             ready = await httpGet(port: vmagentPort, path: "/health")?.status == 200
@@ -153,11 +172,7 @@ import Testing
         let port = freePort()
         let petrel = try PetrelProcess(
             config: """
-                sources:
-                  rw:
-                    type: prometheus_remote_write
-                    address: "127.0.0.1:\(port)"
-                    tls: { crt_file: \(server.crt), key_file: \(server.key), ca_file: \(certificates.path("ca.crt")), verify_certificate: true }
+                \(mutualTLSSource(port: port, server: server, certificates: certificates))
                 sinks:
                   vm: { type: prometheus_remote_write, inputs: [rw], endpoints: ["\(vm.writeURL)"], batch: { max_age: 100ms } }
                 """, directory: directory)
@@ -176,19 +191,13 @@ import Testing
             tls_config: { ca_file: \(certificates.path("ca.crt")), cert_file: \(client.crt), key_file: \(client.key) }
             queue_config: { batch_send_deadline: 1s }
         """.write(to: configFile, atomically: true, encoding: .utf8)
-        let prometheus = Process()
-        prometheus.executableURL = try findExecutable("prometheus")
-        prometheus.arguments = [
-            "--config.file=\(configFile.path)", "--storage.tsdb.path=\(directory.path)/prometheus",
-            "--web.listen-address=127.0.0.1:\(prometheusPort)", "--log.level=error",
-        ]
-        prometheus.standardOutput = FileHandle.nullDevice
-        prometheus.standardError = FileHandle.nullDevice
-        try prometheus.run()
-        defer {
-            kill(prometheus.processIdentifier, SIGTERM)
-            prometheus.waitUntilExit()
-        }
+        let prometheus = try startProcess(
+            try findExecutable("prometheus"),
+            [
+                "--config.file=\(configFile.path)", "--storage.tsdb.path=\(directory.path)/prometheus",
+                "--web.listen-address=127.0.0.1:\(prometheusPort)", "--log.level=error",
+            ])
+        defer { stopProcess(prometheus) }
 
         var landed: [VictoriaMetrics.ExportedSeries] = []
         for _ in 0..<90 where landed.isEmpty {
@@ -313,16 +322,8 @@ import Testing
         sinks:
           out: { type: blackhole, inputs: [demo] }
         """.write(to: configFile, atomically: true, encoding: .utf8)
-        let petrel = Process()
-        petrel.executableURL = PetrelProcess.binary
-        petrel.arguments = ["run", "--config", configFile.path]
-        petrel.standardOutput = FileHandle.nullDevice
-        petrel.standardError = FileHandle.nullDevice
-        try petrel.run()
-        defer {
-            kill(petrel.processIdentifier, SIGTERM)
-            petrel.waitUntilExit()
-        }
+        let petrel = try startProcess(PetrelProcess.binary, ["run", "--config", configFile.path])
+        defer { stopProcess(petrel) }
         let base = "https://127.0.0.1:\(apiPort)"
         let ca = certificates.path("ca.crt")
         var health: LoopbackResponse?

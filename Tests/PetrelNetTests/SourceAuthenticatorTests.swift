@@ -79,7 +79,7 @@ import Testing
         let key = certificates.path("served.key")
         try FileManager.default.copyItem(atPath: first.crt, toPath: crt)
         try FileManager.default.copyItem(atPath: first.key, toPath: key)
-        let context = try ReloadingTLSContext.server(
+        let context = try ReloadingTLSContext(
             TLSServerSettings(certificateFile: crt, keyFile: key), applicationProtocols: [], logger: Logger(label: "t"),
             checkInterval: .zero)
         let original = context.current
@@ -102,12 +102,12 @@ import Testing
         let one = try certificates.issue("one", commonName: "one")
         let two = try certificates.issue("two", commonName: "two")
         #expect(throws: TLSFileError.self) {
-            _ = try ReloadingTLSContext.server(
+            _ = try ReloadingTLSContext(
                 TLSServerSettings(certificateFile: "/nonexistent.crt", keyFile: one.key), applicationProtocols: [],
                 logger: Logger(label: "t"))
         }
         do {
-            _ = try ReloadingTLSContext.server(
+            _ = try ReloadingTLSContext(
                 TLSServerSettings(certificateFile: one.crt, keyFile: two.key), applicationProtocols: [],
                 logger: Logger(label: "t"))
             Issue.record("a key of another certificate was accepted")

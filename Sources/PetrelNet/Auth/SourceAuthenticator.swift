@@ -68,8 +68,7 @@ public struct SourceAuthSettings: Sendable {
 public final class SourceAuthenticator: Sendable {
     private struct State {
         var expected: [UInt8]
-        var stamp: FileStamp?
-        var checkedAt: ContinuousClock.Instant
+        var watch: FileWatch
     }
 
     public let settings: SourceAuthSettings
@@ -86,8 +85,8 @@ public final class SourceAuthenticator: Sendable {
         }
         state = Mutex(
             State(
-                expected: secret.map(settings.credentials(secret:)) ?? [], stamp: FileStamp(path: settings.file),
-                checkedAt: .now))
+                expected: secret.map(settings.credentials(secret:)) ?? [],
+                watch: FileWatch([settings.file], interval: .seconds(1))))
     }
 
     /// The scheme a sender must use, as `WWW-Authenticate` names it.
@@ -108,12 +107,7 @@ public final class SourceAuthenticator: Sendable {
 
     private func currentCredentials() -> [UInt8] {
         state.withLock { state in
-            let now = ContinuousClock.now
-            guard now - state.checkedAt >= .seconds(1) else { return state.expected }
-            state.checkedAt = now
-            let stamp = FileStamp(path: settings.file)
-            guard stamp != state.stamp else { return state.expected }
-            state.stamp = stamp
+            guard state.watch.changed() else { return state.expected }
             if let secret = CredentialFile.read(settings.file), !secret.isEmpty {
                 state.expected = settings.credentials(secret: secret)
                 logger.info("credentials file changed; using it", metadata: ["file": "\(settings.file)"])

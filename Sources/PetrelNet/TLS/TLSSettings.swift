@@ -16,7 +16,7 @@ public enum TLSMinimumVersion: String, Sendable, CaseIterable {
 
 /// `tls:` of a listening component: serve TLS with `crt_file` and `key_file`; with `verify_certificate`, require a
 /// client certificate signed by `ca_file` (mutual TLS).
-public struct TLSServerSettings: Sendable {
+public struct TLSServerSettings: TLSContextSettings {
     public var certificateFile: String
     public var keyFile: String
     public var caFile: String?
@@ -52,7 +52,7 @@ public struct TLSServerSettings: Sendable {
     }
 
     /// A context for these settings, with the files read now.
-    func makeContext(applicationProtocols: [String]) throws(TLSFileError) -> NIOSSLContext {
+    public func makeContext(applicationProtocols: [String]) throws(TLSFileError) -> NIOSSLContext {
         try TLSMaterial.context(try configuration(applicationProtocols: applicationProtocols))
     }
 
@@ -72,11 +72,11 @@ public struct TLSServerSettings: Sendable {
         return configuration
     }
 
-    var files: [String] { [certificateFile, keyFile] + (caFile.map { [$0] } ?? []) }
+    public var files: [String] { [certificateFile, keyFile] + (caFile.map { [$0] } ?? []) }
 }
 
 /// `tls:` of a sink: trust `ca_file` (or the system's roots), present `crt_file`/`key_file` as a client certificate.
-public struct TLSClientSettings: Sendable {
+public struct TLSClientSettings: TLSContextSettings {
     public var caFile: String?
     public var certificateFile: String?
     public var keyFile: String?
@@ -115,7 +115,7 @@ public struct TLSClientSettings: Sendable {
     }
 
     /// A context for these settings, with the files read now.
-    func makeContext(applicationProtocols: [String]) throws(TLSFileError) -> NIOSSLContext {
+    public func makeContext(applicationProtocols: [String]) throws(TLSFileError) -> NIOSSLContext {
         try TLSMaterial.context(try configuration(applicationProtocols: applicationProtocols))
     }
 
@@ -134,7 +134,7 @@ public struct TLSClientSettings: Sendable {
         return configuration
     }
 
-    var files: [String] { [caFile, certificateFile, keyFile].compactMap { $0 } }
+    public var files: [String] { [caFile, certificateFile, keyFile].compactMap { $0 } }
 }
 
 /// A TLS file that cannot be read or parsed, named by its key.

@@ -22,7 +22,7 @@ public struct OTLPSink: Sink {
     public func run(_ input: SinkInput, _ context: SinkContext) async throws {
         let tls =
             config.endpoint.usesTLS
-            ? try ReloadingTLSContext.client(
+            ? try ReloadingTLSContext(
                 config.request.tls, applicationProtocols: config.transport == .grpc ? ["h2"] : ["http/1.1"],
                 logger: context.logger)
             : nil

@@ -21,7 +21,7 @@ public struct RemoteWriteSink: Sink {
     public func run(_ input: SinkInput, _ context: SinkContext) async throws {
         let tls =
             config.endpoints.contains(where: \.usesTLS)
-            ? try ReloadingTLSContext.client(
+            ? try ReloadingTLSContext(
                 config.request.tls, applicationProtocols: ["http/1.1"], logger: context.logger)
             : nil
         let writers = config.endpoints.map { endpoint in
