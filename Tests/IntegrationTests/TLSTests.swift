@@ -6,6 +6,8 @@ import Testing
 /// TLS and mutual TLS on Petrel's listeners and clients, checked with peers nobody here wrote: certificates made by
 /// the `openssl` CLI, `openssl s_client` as the foreign client, vmagent and Prometheus sending, VictoriaMetrics
 /// receiving over HTTPS.
+/// Each test stops what it started at its end; if it ends early, `PetrelProcess` and `VictoriaMetrics` stop their
+/// process by its PID when released.
 @Suite(.serialized) struct TLSTests {
     private let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
         "petrel-tls-test-\(UUID().uuidString)")
@@ -77,7 +79,6 @@ import Testing
                   out: { type: blackhole, inputs: [rw] }
                 """, directory: directory)
         try await petrel.start()
-        defer { Task { await petrel.stop() } }
         let ca = ["-CAfile", certificates.path("ca.crt"), "-verify_return_error"]
 
         let trusted = await sClient(port: port, ca + ["-cert", client.crt, "-key", client.key, "-tls1_3"])
@@ -108,7 +109,6 @@ import Testing
         let backend = try certificates.issue("vm", commonName: "victoria-metrics")
         let vm = VictoriaMetrics(tls: (backend.crt, backend.key, certificates.path("ca.crt")))
         try await vm.start()
-        defer { Task { await vm.stop() } }
         let port = freePort()
         let petrel = try PetrelProcess(
             config: """
@@ -122,7 +122,6 @@ import Testing
                     tls: { ca_file: \(certificates.path("ca.crt")), crt_file: \(client.crt), key_file: \(client.key) }
                 """, directory: directory)
         try await petrel.start()
-        defer { Task { await petrel.stop() } }
 
         let vmagentPort = freePort()
         let vmagent = try startProcess(
@@ -159,6 +158,8 @@ import Testing
             #expect(series.values == [Double(number * 10 + 1)])
             #expect(series.timestamps == [timestamp])
         }
+        await petrel.stop()
+        await vm.stop()
     }
 
     @Test func prometheusRemoteWritesWithTLSConfig() async throws {
@@ -168,7 +169,6 @@ import Testing
         let client = try certificates.issue("client", commonName: "prometheus")
         let vm = VictoriaMetrics()
         try await vm.start()
-        defer { Task { await vm.stop() } }
         let port = freePort()
         let petrel = try PetrelProcess(
             config: """
@@ -177,7 +177,6 @@ import Testing
                   vm: { type: prometheus_remote_write, inputs: [rw], endpoints: ["\(vm.writeURL)"], batch: { max_age: 100ms } }
                 """, directory: directory)
         try await petrel.start()
-        defer { Task { await petrel.stop() } }
 
         let prometheusPort = freePort()
         let configFile = directory.appendingPathComponent("prometheus.yml")
@@ -207,6 +206,8 @@ import Testing
         #expect(landed.count == 1, "Prometheus's own `up` arrived through the mutual-TLS listener")
         #expect(landed.first?.values.allSatisfy { $0 == 1 } == true)
         #expect(landed.first?.labels["instance"] == "127.0.0.1:\(prometheusPort)")
+        await petrel.stop()
+        await vm.stop()
     }
 
     @Test func aReplacedCertificateIsServedToNewConnectionsAndOpenOnesKeepTheirs() async throws {
@@ -231,7 +232,6 @@ import Testing
                   out: { type: blackhole, inputs: [rw] }
                 """, directory: directory)
         try await petrel.start()
-        defer { Task { await petrel.stop() } }
         let ca = ["-CAfile", certificates.path("ca.crt"), "-verify_return_error"]
 
         let open = try OpenTLSSession(port: port, caFile: certificates.path("ca.crt"))
@@ -258,6 +258,7 @@ import Testing
         let broken = await sClient(port: port, ca)
         #expect(broken?.errors.contains("CN = petrel-second") == true, "\(broken?.errors ?? "")")
         #expect(petrel.logText.contains("keeping the previous certificate"))
+        await petrel.stop()
     }
 
     @Test func bearerTokensAreCheckedAndReReadWhenTheFileChanges() async throws {
@@ -277,7 +278,6 @@ import Testing
                   out: { type: blackhole, inputs: [rw] }
                 """, directory: directory)
         try await petrel.start()
-        defer { Task { await petrel.stop() } }
         let series = [
             TestSeries(labels: ["__name__": "auth_test"], samples: [Sample(timestamp: baseTimestamp, value: 1)])
         ]
@@ -302,6 +302,7 @@ import Testing
         try await Task.sleep(for: .milliseconds(1500))
         #expect(await push("first-secret")?.status == 401)
         #expect(await push("second-secret")?.status == 204)
+        await petrel.stop()
     }
 
     @Test func theAPIServesTLSAndAsksForCredentialsExceptOnProbes() async throws {
