@@ -67,19 +67,26 @@ private func blockingHTTPRequest(
         if count <= 0 { break }
         response.append(contentsOf: chunk[0..<count])
     }
+    guard let head = parseResponseHead(response) else { return nil }
+    return LoopbackResponse(status: head.status, headers: head.headers, body: Array(response[head.bodyStart...]))
+}
+
+/// The status line and headers at the start of `bytes` (header names lower-cased) and where the body starts; nil
+/// until the head is complete.
+func parseResponseHead(_ bytes: [UInt8]) -> (status: Int, headers: [String: String], bodyStart: Int)? {
     guard
-        let split = (0..<max(0, response.count - 3)).first(where: {
-            response[$0..<$0 + 4].elementsEqual([13, 10, 13, 10])
+        let split = (0..<max(0, bytes.count - 3)).first(where: {
+            bytes[$0..<$0 + 4].elementsEqual([13, 10, 13, 10])
         })
     else { return nil }
-    let lines = String(decoding: response[0..<split], as: UTF8.self).split(separator: "\r\n")
+    let lines = String(decoding: bytes[0..<split], as: UTF8.self).split(separator: "\r\n")
     guard let status = lines.first?.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) else { return nil }
-    var responseHeaders: [String: String] = [:]
+    var headers: [String: String] = [:]
     for line in lines.dropFirst() {
         guard let colon = line.firstIndex(of: ":") else { continue }
-        responseHeaders[line[..<colon].lowercased()] = String(line[line.index(after: colon)...].drop { $0 == " " })
+        headers[line[..<colon].lowercased()] = String(line[line.index(after: colon)...].drop { $0 == " " })
     }
-    return LoopbackResponse(status: status, headers: responseHeaders, body: Array(response[(split + 4)...]))
+    return (status, headers, split + 4)
 }
 
 /// `GET path` on a loopback port: status and body text.

@@ -8,13 +8,7 @@ import Glibc
 /// half a request head, a body that stops, pipelined requests, idle sockets. Call it through `offload`.
 public final class RawConnection: @unchecked Sendable {
     /// An HTTP response as read off the wire; header names lower-cased.
-    public struct Response: Sendable {
-        public var status: Int
-        public var headers: [String: String]
-        public var body: [UInt8]
-
-        public var text: String { String(decoding: body, as: UTF8.self) }
-    }
+    public typealias Response = LoopbackResponse
 
     private let descriptor: Int32
     private var buffered: [UInt8] = []
@@ -94,24 +88,12 @@ public final class RawConnection: @unchecked Sendable {
     }
 
     private func takeResponse() -> Response? {
-        guard
-            let split = (0..<max(0, buffered.count - 3)).first(where: {
-                buffered[$0..<$0 + 4].elementsEqual([13, 10, 13, 10])
-            })
-        else { return nil }
-        let lines = String(decoding: buffered[0..<split], as: UTF8.self).split(separator: "\r\n")
-        guard let status = lines.first?.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) else { return nil }
-        var headers: [String: String] = [:]
-        for line in lines.dropFirst() {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            headers[line[..<colon].lowercased()] = String(line[line.index(after: colon)...].drop { $0 == " " })
-        }
-        let length = headers["content-length"].flatMap { Int($0) } ?? 0
-        let start = split + 4
-        guard buffered.count >= start + length else { return nil }
-        let body = Array(buffered[start..<start + length])
-        buffered.removeFirst(start + length)
-        return Response(status: status, headers: headers, body: body)
+        guard let head = parseResponseHead(buffered) else { return nil }
+        let length = head.headers["content-length"].flatMap { Int($0) } ?? 0
+        guard buffered.count >= head.bodyStart + length else { return nil }
+        let body = Array(buffered[head.bodyStart..<head.bodyStart + length])
+        buffered.removeFirst(head.bodyStart + length)
+        return Response(status: head.status, headers: head.headers, body: body)
     }
 
     /// Whether the server closes the connection (end of stream or reset) within `timeout`; bytes it sends before
