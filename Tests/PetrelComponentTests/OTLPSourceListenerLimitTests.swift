@@ -1,3 +1,4 @@
+import Foundation
 import GRPCCore
 import OTLPServices
 import PetrelCore
@@ -93,5 +94,69 @@ private typealias TraceService = Opentelemetry_Proto_Collector_Trace_V1_TraceSer
         stalled.close()
         #expect(await componentEventually { memory.bytes == 0 })
         try await source.stop()
+    }
+
+    @Test func grpcStreamThatStallsBeforeItsEndIsReset() async throws {
+        var config = Self.config()
+        config.listener.requestBodyTimeout = .seconds(1)
+        config.listener.idleTimeout = .seconds(60)
+        let source = try await RunningOTLPSource(config: config)
+        // A call that announces a message of 1,000 bytes, sends 100 and then nothing: without a stall timeout the
+        // server would hold it, and its bytes, for ever.
+        let stalled = try await RawGRPCStream.open(port: source.grpcPort, path: Self.exportPath)
+        try await stalled.sendMessageStart(declaredLength: 1000, bytes: [UInt8](repeating: 7, count: 100))
+        #expect(await stalled.ending() == .reset)
+        // And one that sends its headers and nothing else.
+        let silent = try await RawGRPCStream.open(port: source.grpcPort, path: Self.exportPath)
+        #expect(await silent.ending() == .reset)
+        #expect(source.queue.count == 0, "nothing of a stalled request is sent on")
+        let response = try await source.withClient { client in
+            try await TraceService.Client(wrapping: client).export(OTLPFixtures.traceRequest(spans: 1))
+        }
+        #expect(response == TraceResponse(), "the source still serves")
+        await stalled.close()
+        await silent.close()
+        try await source.stop()
+    }
+
+    @Test func grpcStreamsBeingReadCountAgainstTheMemoryLimit() async throws {
+        let memory = MemoryLimit(limit: 256 << 10)
+        var config = OTLPSourceConfig()
+        config.retryAfter = .milliseconds(2500)
+        let source = try await RunningOTLPSource(config: config, memory: memory)
+        // 300 KiB of a 1 MiB message on a stream that then stalls: the server holds those bytes.
+        let stalled = try await RawGRPCStream.open(port: source.grpcPort, path: Self.exportPath)
+        try await stalled.sendMessageStart(declaredLength: 1 << 20, bytes: [UInt8](repeating: 1, count: 300 << 10))
+        #expect(await componentEventually { memory.bytes >= 300 << 10 })
+        // The next call is refused as OTLP clients retry it: RESOURCE_EXHAUSTED with RetryInfo.
+        let refused = try await RawGRPCStream.open(port: source.grpcPort, path: Self.exportPath)
+        try await refused.sendMessageStart(declaredLength: 1000, bytes: [UInt8](repeating: 2, count: 1000))
+        let ending = await refused.ending()
+        guard case .status(let code, let details) = ending else {
+            Issue.record("the call past the limit was not answered with a status: \(ending)")
+            await stalled.close()
+            try await source.stop()
+            return
+        }
+        #expect(code == 8, "RESOURCE_EXHAUSTED")
+        let status = try #require(details.flatMap(Self.base64Decoded).flatMap { DecodedStatus(protobuf: $0) })
+        #expect(status.retryInfo, "RetryInfo is what makes OTLP clients retry RESOURCE_EXHAUSTED")
+        await stalled.close()
+        await refused.close()
+        #expect(await componentEventually { memory.bytes == 0 }, "a closed stream gives its bytes back")
+        let response = try await source.withClient { client in
+            try await TraceService.Client(wrapping: client).export(OTLPFixtures.traceRequest(spans: 1))
+        }
+        #expect(response == TraceResponse(), "accepted again once the bytes are given back")
+        try await source.stop()
+    }
+
+    private static let exportPath = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+
+    /// gRPC's binary metadata: base64, padding optional.
+    private static func base64Decoded(_ text: String) -> [UInt8]? {
+        var padded = text
+        while padded.count % 4 != 0 { padded += "=" }
+        return Data(base64Encoded: padded).map { Array($0) }
     }
 }

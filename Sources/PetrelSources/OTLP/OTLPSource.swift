@@ -58,6 +58,8 @@ public struct OTLPSource: Source {
                 $0.compression.enabledAlgorithms = .gzip
                 $0.connection.maxIdleTime = config.listener.idleTimeout
                 $0.channelDebuggingCallbacks.onBindTCPListener = Self.guardListener(config.listener, tls: tls)
+                $0.channelDebuggingCallbacks.onAcceptHTTP2Stream = Self.guardStream(
+                    config.listener, memory: context.output.memory, retryAfter: config.retryAfter)
             })
         let server = GRPCServer(
             transport: transport,
@@ -133,6 +135,20 @@ public struct OTLPSource: Source {
                             position: .first)
                         if let tls { try pipeline.addHandler(tls.makeServerHandler(), position: .first) }
                     })
+            }
+        }
+    }
+
+    /// Each request stream's share of the limits: its bytes count against `memory_limit` while it is read, and it is
+    /// reset when it sends nothing for `request_body_timeout` before its end.
+    static func guardStream(
+        _ limits: HTTPListenerLimits, memory: MemoryLimit?, retryAfter: Duration
+    ) -> @Sendable (any Channel) -> EventLoopFuture<Void> {
+        { stream in
+            stream.eventLoop.makeCompletedFuture {
+                try stream.pipeline.syncOperations.addHandler(
+                    GRPCStreamGuard(memory: memory, stallTimeout: limits.requestBodyTimeout, retryAfter: retryAfter),
+                    position: .first)
             }
         }
     }
