@@ -74,8 +74,12 @@ public struct PartialLineMerger<Token> {
     /// Ends the input: every pending partial line as it is, marked partial, in the order their first pieces came.
     public mutating func flush() -> [Record] {
         var records: [(order: UInt64, record: Record)] = []
-        if let pending = take(.stdout) { records.append((pending.order, Self.record(pending, .stdout, isPartial: true))) }
-        if let pending = take(.stderr) { records.append((pending.order, Self.record(pending, .stderr, isPartial: true))) }
+        if let pending = take(.stdout) {
+            records.append((pending.order, Self.record(pending, .stdout, isPartial: true)))
+        }
+        if let pending = take(.stderr) {
+            records.append((pending.order, Self.record(pending, .stderr, isPartial: true)))
+        }
         return records.sorted { $0.order < $1.order }.map(\.record)
     }
 
