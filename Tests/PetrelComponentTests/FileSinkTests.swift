@@ -259,6 +259,36 @@ import Testing
         #expect(Self.contents(directory + "/2024/01/02/01.ndjson") == Self.json(later))
     }
 
+    @Test func samplesAndSpansGoToTheFileOfTheirOwnHour() async throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // 2024-01-01T10:59:59.999Z and 11:00:00Z, in milliseconds; a span that starts at 11:30Z.
+        let eleven: Int64 = 1_704_106_800_000
+        var metrics = MetricBatch()
+        metrics.appendSeries(
+            labels: [("__name__", "up")],
+            samples: [Sample(timestamp: eleven - 1, value: 1), Sample(timestamp: eleven, value: 2)])
+        metrics.appendSeries(labels: [("__name__", "down")], samples: [Sample(timestamp: eleven - 1, value: 3)])
+        let spans = SpanBatch(resourceSpans: [
+            ResourceSpans(scopeSpans: [
+                ScopeSpans(spans: [
+                    Span(
+                        traceID: TraceID(high: 1, low: 2), spanID: SpanID(3), name: "GET /",
+                        startTimeUnixNano: UInt64(eleven + 1_800_000) * 1_000_000,
+                        endTimeUnixNano: UInt64(eleven + 1_800_001) * 1_000_000)
+                ])
+            ])
+        ])
+        let running = start(try config(directory + "/%H.ndjson"))
+        try await running.queue.send(.metrics(metrics))
+        try await running.queue.send(.traces(spans))
+        running.queue.producerFinished()
+        try await running.task.value
+        let lines = Self.json(.metrics(metrics)).split(separator: "\n").map { $0 + "\n" }
+        #expect(Self.contents(directory + "/10.ndjson") == lines[0] + lines[2])
+        #expect(Self.contents(directory + "/11.ndjson") == lines[1] + Self.json(.traces(spans)))
+    }
+
     @Test func unwritablePathIsLoggedRetriedAndNeverAcknowledgedUntilWritten() async throws {
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }

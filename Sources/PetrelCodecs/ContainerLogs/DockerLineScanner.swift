@@ -238,7 +238,7 @@ struct DockerLineScanner {
             return .raw(token.start..<token.lastEscape, endsWithNewline: true)
         }
         // Room for a character that straddles the limit, so the cut can keep it whole or leave it out.
-        let keep = limit &+ 4
+        let keep = limit > Int.max - 4 ? Int.max : limit + 4
         var decoded: [UInt8] = []
         decoded.reserveCapacity(min(token.end - token.start, keep))
         var dropped = 0
