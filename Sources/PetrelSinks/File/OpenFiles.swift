@@ -30,9 +30,6 @@ public struct FileSinkError: Error, Sendable, Equatable, CustomStringConvertible
     static func write(_ path: String, _ code: Int32) -> Self { Self(.write, path, code) }
     static func fsync(_ path: String, _ code: Int32) -> Self { Self(.fsync, path, code) }
 
-    /// Whether the write may have reached the file only in part, or its fsync failed: what follows depends on it.
-    var isFsync: Bool { operation == .fsync }
-
     public var description: String {
         "cannot \(operation.rawValue) \(path): \(String(cString: strerror(code))) (errno \(code))"
     }
@@ -56,8 +53,6 @@ struct OpenFiles {
     init(maxOpenFiles: Int) {
         self.maxOpenFiles = max(maxOpenFiles, 1)
     }
-
-    var count: Int { files.count }
 
     /// Appends `bytes[written...]` to `path`, advancing `written` as bytes reach the file, so a retry after a
     /// failure continues where the failed attempt stopped instead of writing lines twice.
