@@ -19,6 +19,7 @@ public enum BuiltinComponents {
         RemoteWriteSink.definition,
         OTLPSink.definition,
         ConsoleSink.definition,
+        FileSink.definition,
     ]
 
     /// The registry `petrel run` and `petrel validate` hand to the `ConfigLoader`.

@@ -21,6 +21,7 @@ let benchmarks: @Sendable () -> Void = {
     )
     remoteWriteBenchmarks()
     otlpBenchmarks()
+    containerLogBenchmarks()
 }
 
 /// CPU time of the benchmark's thread: on a shared machine wall-clock time also counts the time other processes
