@@ -11,11 +11,15 @@ Three configurations, each a server process and a load process on loopback (keep
 The server's CPU time is read from /proc over the load's measured window (after a warm-up); the load reports its own
 (getrusage). Runs rotate the order of the configurations; the summary gives the median of the runs.
 Build first: swift build -c release --package-path Benchmarks/HTTPLayers
+
+With --mallocs, one run of each configuration counts heap allocations per request instead (malloc_count.c,
+preloaded; its counting costs CPU, so those runs give no CPU figures).
 """
 
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -39,22 +43,38 @@ def established(port):
     return len([line for line in out.splitlines() if line.strip()])
 
 
-def measure(binary, server, client, connections, duration, warmup):
-    serving = subprocess.Popen([binary, "serve", server], stdout=subprocess.PIPE, text=True)
+def malloc_count(process):
+    """Asks a process running under malloc_count.so for its allocation count so far."""
+    process.send_signal(signal.SIGUSR1)
+    line = process.stderr.readline().split()
+    assert line[:1] == ["mallocs"], line
+    return int(line[1])
+
+
+def measure(binary, server, client, connections, duration, warmup, series_per_request, preload=None):
+    env = dict(os.environ, LD_PRELOAD=preload) if preload else None
+    stderr = subprocess.PIPE if preload else None
+    serving = subprocess.Popen([binary, "serve", server], stdout=subprocess.PIPE, stderr=stderr, text=True, env=env)
     try:
         line = serving.stdout.readline().split()
         assert line[:1] == ["listening"], line
         port = int(line[1])
         loading = subprocess.Popen(
             [binary, "load", client, "--url", f"http://127.0.0.1:{port}/api/v1/write", "--connections",
-             str(connections), "--duration", str(duration), "--warmup", str(warmup)],
-            stdout=subprocess.PIPE, text=True)
+             str(connections), "--duration", str(duration), "--warmup", str(warmup),
+             "--series-per-request", str(series_per_request)],
+            stdout=subprocess.PIPE, stderr=stderr, text=True, env=env)
         assert loading.stdout.readline().strip() == "measuring"
         start = cpu_seconds(serving.pid)
+        if preload:
+            mallocs = (malloc_count(serving), malloc_count(loading))
         time.sleep(duration / 2)
         open_connections = established(port)
         result = json.loads(loading.stdout.readline())
         result["server_cpu_seconds"] = cpu_seconds(serving.pid) - start
+        if preload:
+            result["server_mallocs_per_request"] = (malloc_count(serving) - mallocs[0]) / result["requests"]
+            result["client_mallocs_per_request"] = (malloc_count(loading) - mallocs[1]) / result["requests"]
         loading.wait(timeout=60)
     finally:
         serving.terminate()
@@ -75,14 +95,30 @@ def main():
     parser.add_argument("--duration", type=float, default=15)
     parser.add_argument("--warmup", type=float, default=3)
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--series-per-request", type=int, default=1000)
     parser.add_argument("--out", help="write every run's figures here (JSON)")
+    parser.add_argument("--mallocs", action="store_true", help="count heap allocations per request instead")
     args = parser.parse_args()
+
+    if args.mallocs:
+        preload = os.path.join(os.path.dirname(args.binary), "malloc_count.so")
+        subprocess.run(["gcc", "-O2", "-shared", "-fPIC", "-o", preload, os.path.join(HERE, "malloc_count.c")],
+                       check=True)
+        print("| server | client | server mallocs per request | client mallocs per request |")
+        print("| --- | --- | --- | --- |")
+        for server, client in CONFIGURATIONS:
+            result = measure(args.binary, server, client, args.connections, args.duration, args.warmup,
+                             args.series_per_request, preload)
+            print(f"| {server} | {client} | {result['server_mallocs_per_request']:.1f} | "
+                  f"{result['client_mallocs_per_request']:.1f} |")
+        return
 
     results = []
     for run in range(args.runs):
         order = CONFIGURATIONS[run % 3:] + CONFIGURATIONS[:run % 3]
         for server, client in order:
-            result = measure(args.binary, server, client, args.connections, args.duration, args.warmup)
+            result = measure(args.binary, server, client, args.connections, args.duration, args.warmup,
+                             args.series_per_request)
             result["run"] = run
             results.append(result)
             print(f"run {run}: {server:>11} <- {client:<6} {result['requests_per_second']:8.0f} req/s  "

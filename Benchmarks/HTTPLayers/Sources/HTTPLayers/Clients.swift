@@ -56,18 +56,20 @@ struct AHCPoster: Poster {
     func shutdown() async throws { try await client.shutdown() }
 }
 
-/// `connections` workers posting the bodies of `petrel bench remote-write --series 20000 --series-per-request 1000`
-/// in turn, each waiting for its answer before the next (keep-alive, no pipelining).
+/// `connections` workers posting, in turn, the bodies of `petrel bench remote-write --series 20000
+/// --series-per-request 1000` (by default: 20 bodies of `seriesPerRequest` series), each waiting for its answer before
+/// the next (keep-alive, no pipelining).
 struct Load {
     var url: String
     var connections: Int
     var duration: Double
     var warmup: Double
+    var seriesPerRequest: Int
 
     func run(_ poster: some Poster) async throws {
         var options = LoadProfile.RemoteWrite()
-        options.series = 20_000
-        options.seriesPerRequest = 1000
+        options.series = 20 * seriesPerRequest
+        options.seriesPerRequest = seriesPerRequest
         let profile = LoadProfile.remoteWrite(options)
         let counters = Counters()
         try await withThrowingTaskGroup(of: Void.self) { group in

@@ -5,13 +5,14 @@ import Foundation
 //
 //   http-layers serve petrel|hummingbird [--port N]
 //       prints `listening PORT`, then serves until it is killed.
-//   http-layers load petrel|ahc --url URL [--connections 8] [--duration 10] [--warmup 2]
+//   http-layers load petrel|ahc --url URL [--connections 8] [--duration 10] [--warmup 2] [--series-per-request 1000]
 //       posts as fast as the server answers; prints `measuring` when the measured window opens and one JSON line
 //       when it closes (requests, seconds, the client's own CPU-seconds), then exits.
 
 let usage = """
     usage: http-layers serve petrel|hummingbird [--port N]
            http-layers load petrel|ahc --url URL [--connections N] [--duration S] [--warmup S]
+               [--series-per-request N]
     """
 
 var arguments = Array(CommandLine.arguments.dropFirst())
@@ -38,7 +39,8 @@ case ("load", "petrel"), ("load", "ahc"):
     }
     let load = Load(
         url: url, connections: Int(options["connections"] ?? "8") ?? 8,
-        duration: Double(options["duration"] ?? "10") ?? 10, warmup: Double(options["warmup"] ?? "2") ?? 2)
+        duration: Double(options["duration"] ?? "10") ?? 10, warmup: Double(options["warmup"] ?? "2") ?? 2,
+        seriesPerRequest: Int(options["series-per-request"] ?? "1000") ?? 1000)
     if kind == "petrel" {
         try await load.run(PetrelPoster(url: url, connections: load.connections))
     } else {
