@@ -6,10 +6,11 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "petrel", targets: ["petrel"]),
-        // For the benchmark package in Benchmarks/, which measures the codecs and transforms directly.
+        // For the benchmark packages in Benchmarks/, which measure the codecs, the transforms and the HTTP layer
+        // directly (PetrelBench for the same request bodies as `petrel bench`).
         .library(
             name: "PetrelKit",
-            targets: ["PetrelCore", "PetrelCodecs", "OTLPProtos", "PetrelTransforms"]),
+            targets: ["PetrelCore", "PetrelCodecs", "OTLPProtos", "PetrelTransforms", "PetrelNet", "PetrelBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
