@@ -7,7 +7,8 @@ import Testing
     private let web = ["app": "web", "tier": "frontend", "env": "prod", "team": "shop"]
 
     @Test func everyOperatorParsesToItsRequirement() throws {
-        let selector = try LabelSelector(parsing: "app=web, tier!=db,env in (a, b),!canary,team,track notin (beta),x==y")
+        let selector = try LabelSelector(
+            parsing: "app=web, tier!=db,env in (a, b),!canary,team,track notin (beta),x==y")
         #expect(
             selector.requirements == [
                 .equals("app", "web"), .notEquals("tier", "db"), .in("env", ["a", "b"]), .doesNotExist("canary"),

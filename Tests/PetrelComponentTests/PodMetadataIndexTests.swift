@@ -33,19 +33,29 @@ import Testing
 
     @Test func ownersAreTheWorkloadsUsersName() {
         let hash = ["pod-template-hash": "5f7c9d8b4"]
-        #expect(WorkloadOwner.derive(kind: "ReplicaSet", name: "web-5f7c9d8b4", podLabels: hash).description == "Deployment/web")
+        #expect(
+            WorkloadOwner.derive(kind: "ReplicaSet", name: "web-5f7c9d8b4", podLabels: hash).description
+                == "Deployment/web")
         #expect(
             WorkloadOwner.derive(kind: "ReplicaSet", name: "my-web-app-5f7c9d8b4", podLabels: hash).description
                 == "Deployment/my-web-app")
         // Without the label, a suffix in the alphabet of generated names is taken as the hash…
-        #expect(WorkloadOwner.derive(kind: "ReplicaSet", name: "api-6b4d8fc7d9", podLabels: [:]).description == "Deployment/api")
+        #expect(
+            WorkloadOwner.derive(kind: "ReplicaSet", name: "api-6b4d8fc7d9", podLabels: [:]).description
+                == "Deployment/api")
         // …but not a word a user chose.
-        #expect(WorkloadOwner.derive(kind: "ReplicaSet", name: "api-frontend", podLabels: [:]).description == "ReplicaSet/api-frontend")
+        #expect(
+            WorkloadOwner.derive(kind: "ReplicaSet", name: "api-frontend", podLabels: [:]).description
+                == "ReplicaSet/api-frontend")
         // A ReplicaSet whose name does not end in the pod's hash was not made by a Deployment.
-        #expect(WorkloadOwner.derive(kind: "ReplicaSet", name: "legacy", podLabels: hash).description == "ReplicaSet/legacy")
+        #expect(
+            WorkloadOwner.derive(kind: "ReplicaSet", name: "legacy", podLabels: hash).description == "ReplicaSet/legacy"
+        )
         #expect(WorkloadOwner.derive(kind: "StatefulSet", name: "db", podLabels: [:]).description == "StatefulSet/db")
-        #expect(WorkloadOwner.derive(kind: "DaemonSet", name: "petrel", podLabels: [:]).description == "DaemonSet/petrel")
-        #expect(WorkloadOwner.derive(kind: "Job", name: "backup-29412360", podLabels: [:]).description == "CronJob/backup")
+        #expect(
+            WorkloadOwner.derive(kind: "DaemonSet", name: "petrel", podLabels: [:]).description == "DaemonSet/petrel")
+        #expect(
+            WorkloadOwner.derive(kind: "Job", name: "backup-29412360", podLabels: [:]).description == "CronJob/backup")
         #expect(WorkloadOwner.derive(kind: "Job", name: "migrate-v2", podLabels: [:]).description == "Job/migrate-v2")
         #expect(WorkloadOwner.derive(kind: "Job", name: "migrate-42", podLabels: [:]).description == "Job/migrate-42")
     }
@@ -123,8 +133,9 @@ import Testing
         #expect(
             try KubernetesWatchEvent.decode(Array(KubernetesFixtures.bookmark(resourceVersion: "4711").utf8))
                 .bookmarkVersion == "4711")
-        guard case .error(let status) = try KubernetesWatchEvent.decode(
-            Array(KubernetesFixtures.goneEvent(requested: "10", current: "900").utf8))
+        guard
+            case .error(let status) = try KubernetesWatchEvent.decode(
+                Array(KubernetesFixtures.goneEvent(requested: "10", current: "900").utf8))
         else {
             Issue.record("not an ERROR event")
             return

@@ -67,6 +67,8 @@ public final class ScriptedKubernetesAPI: Sendable {
         var nodeReply: Reply
         var requests: [Request] = []
         var paused: [@Sendable () -> Void] = []
+        /// `resume()` calls that found no stream paused: the next pause passes at once.
+        var earlyResumes = 0
         var connections: [ObjectIdentifier: Channel] = [:]
     }
 
@@ -92,7 +94,9 @@ public final class ScriptedKubernetesAPI: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
                     try pipeline.addHandler(NIOSSLServerHandler(context: context))
-                    try pipeline.configureHTTPServerPipeline()
+                    // Without pipelining assistance the server keeps reading during a watch, so it sees the client's TLS
+                    // close_notify and answers it, as a Go apiserver does.
+                    try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: false)
                     try pipeline.addHandler(ScriptedKubernetesAPIHandler(script: script))
                 }
             }
@@ -120,9 +124,10 @@ public final class ScriptedKubernetesAPI: Sendable {
     /// Requests to `/api/v1/pods` so far.
     public var podRequests: [Request] { requests.filter { $0.path == "/api/v1/pods" } }
 
-    /// Lets every stream waiting at a `.pause` go on.
+    /// Lets every stream waiting at a `.pause` go on; with none waiting yet, lets the next one pass.
     public func resume() {
         let paused = script.state.withLock { state in
+            if state.paused.isEmpty { state.earlyResumes += 1 }
             defer { state.paused = [] }
             return state.paused
         }
@@ -228,7 +233,8 @@ private final class ScriptedKubernetesAPIHandler: ChannelInboundHandler {
             var headers = HTTPHeaders([("Content-Type", "application/json"), ("Content-Length", "\(body.utf8.count)")])
             headers.add(name: "Audit-Id", value: UUID().uuidString)
             context.write(
-                wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: status), headers: headers))),
+                wrapOutboundOut(
+                    .head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: status), headers: headers))),
                 promise: nil)
             context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: body)))), promise: nil)
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
@@ -252,14 +258,19 @@ private final class ScriptedKubernetesAPIHandler: ChannelInboundHandler {
         while let step = steps.popFirst() {
             switch step {
             case .event(let line):
-                context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: line + "\n")))), promise: nil)
+                context.writeAndFlush(
+                    wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: line + "\n")))), promise: nil)
             case .bytes(let text):
                 context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: text)))), promise: nil)
             case .pause:
                 let rest = steps
                 let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
                 let eventLoop = context.eventLoop
-                script.state.withLock { state in
+                let passes = script.state.withLock { state in
+                    if state.earlyResumes > 0 {
+                        state.earlyResumes -= 1
+                        return true
+                    }
                     state.paused.append {
                         eventLoop.execute {
                             let (handler, context) = loopBound.value
@@ -267,7 +278,9 @@ private final class ScriptedKubernetesAPIHandler: ChannelInboundHandler {
                             handler.play(rest, context: context)
                         }
                     }
+                    return false
                 }
+                if passes { continue }
                 return
             case .end:
                 context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)

@@ -1,10 +1,10 @@
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-
-import Synchronization
 
 /// Reads secrets from files (bearer tokens, passwords), as Kubernetes mounts them.
 public enum CredentialFile {

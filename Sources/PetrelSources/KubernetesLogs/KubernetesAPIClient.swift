@@ -24,18 +24,20 @@ final class KubernetesAPIClient: Sendable {
 
     /// The whole body of a 200 answer to GET `target`, at most `maxBytes`; `what` names the request in errors.
     func get(_ target: String, what: String, maxBytes: Int) async throws -> [UInt8] {
-        try await pool.stream(
-            get: target, headers: headers(), connectTimeout: requestTimeout, idleTimeout: requestTimeout
-        ) { response in
-            var body: [UInt8] = []
-            for try await chunk in response.body {
-                guard body.count + chunk.readableBytes <= maxBytes else {
-                    throw KubernetesAPIError.malformed("the \(what) answer is larger than \(maxBytes) bytes")
+        try await naming(what) {
+            try await pool.stream(
+                get: target, headers: headers(), connectTimeout: requestTimeout, idleTimeout: requestTimeout
+            ) { response in
+                var body: [UInt8] = []
+                for try await chunk in response.body {
+                    guard body.count + chunk.readableBytes <= maxBytes else {
+                        throw KubernetesAPIError.malformed("the \(what) answer is larger than \(maxBytes) bytes")
+                    }
+                    body.append(contentsOf: chunk.readableBytesView)
                 }
-                body.append(contentsOf: chunk.readableBytesView)
+                guard response.status == .ok else { throw refused(response.status, what: what, body: body) }
+                return body
             }
-            guard response.status == .ok else { throw refused(response.status, what: what, body: body) }
-            return body
         }
     }
 
@@ -45,24 +47,39 @@ final class KubernetesAPIClient: Sendable {
         _ target: String, idleTimeout: Duration, maxLineBytes: Int,
         onLine: (ArraySlice<UInt8>) throws -> Void
     ) async throws {
-        try await pool.stream(
-            get: target, headers: headers(), connectTimeout: requestTimeout, idleTimeout: idleTimeout
-        ) { response in
-            guard response.status == .ok else {
-                var body: [UInt8] = []
-                for try await chunk in response.body where body.count < 65536 {
-                    body.append(contentsOf: chunk.readableBytesView)
+        try await naming("pod watch") {
+            try await pool.stream(
+                get: target, headers: headers(), connectTimeout: requestTimeout, idleTimeout: idleTimeout
+            ) { response in
+                guard response.status == .ok else {
+                    var body: [UInt8] = []
+                    for try await chunk in response.body where body.count < 65536 {
+                        body.append(contentsOf: chunk.readableBytesView)
+                    }
+                    throw refused(response.status, what: "watch", body: body)
                 }
-                throw refused(response.status, what: "watch", body: body)
+                var lines = WatchLineSplitter(maxLineBytes: maxLineBytes)
+                for try await chunk in response.body {
+                    lines.append(chunk)
+                    while let line = try lines.nextLine() { try onLine(line) }
+                }
+                if lines.unfinishedBytes > 0 {
+                    throw KubernetesAPIError.malformed(
+                        "the watch ended within an event (\(lines.unfinishedBytes) bytes)")
+                }
             }
-            var lines = WatchLineSplitter(maxLineBytes: maxLineBytes)
-            for try await chunk in response.body {
-                lines.append(chunk)
-                while let line = try lines.nextLine() { try onLine(line) }
-            }
-            if lines.unfinishedBytes > 0 {
-                throw KubernetesAPIError.malformed("the watch ended within an event (\(lines.unfinishedBytes) bytes)")
-            }
+        }
+    }
+
+    /// Gives a connection's failure (refused, reset, TLS, a body cut off) the name of the request it broke.
+    private func naming<Result>(_ what: String, _ request: () async throws -> Result) async throws -> Result {
+        do {
+            return try await request()
+        } catch let error as KubernetesAPIError {
+            throw error
+        } catch {
+            if error is CancellationError || Task.isCancelled { throw CancellationError() }
+            throw KubernetesAPIError.transport("the \(what) to \(pool.endpoint)", error)
         }
     }
 

@@ -102,17 +102,22 @@ private struct LabelSelectorParser {
         let start = index
         let text = word()
         guard !text.isEmpty else {
-            throw fail(index < characters.count ? "expected a label key, found \"\(characters[index])\"" : "expected a label key")
+            throw fail(
+                index < characters.count
+                    ? "expected a label key, found \"\(characters[index])\"" : "expected a label key")
         }
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count <= 2 else { throw LabelSelectorError(position: start, message: "\"\(text)\" has more than one \"/\"") }
+        guard parts.count <= 2 else {
+            throw LabelSelectorError(position: start, message: "\"\(text)\" has more than one \"/\"")
+        }
         if parts.count == 2 {
             let prefix = parts[0]
             guard !prefix.isEmpty, prefix.count <= 253,
                 prefix.split(separator: ".", omittingEmptySubsequences: false).allSatisfy(Self.isDNSLabel)
             else {
                 throw LabelSelectorError(
-                    position: start, message: "the prefix of \"\(text)\" is not a DNS subdomain (lowercase, 253 at most)")
+                    position: start,
+                    message: "the prefix of \"\(text)\" is not a DNS subdomain (lowercase, 253 at most)")
             }
         }
         guard Self.isName(parts[parts.count - 1]) else {
@@ -146,7 +151,9 @@ private struct LabelSelectorParser {
             skipSpaces()
             if take(")") { return values }
             guard take(",") else {
-                throw fail(index < characters.count ? "expected \",\" or \")\" in the set of values" : "the set of values is not closed with \")\"")
+                throw fail(
+                    index < characters.count
+                        ? "expected \",\" or \")\" in the set of values" : "the set of values is not closed with \")\"")
             }
         }
     }

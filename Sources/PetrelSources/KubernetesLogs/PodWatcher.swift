@@ -53,7 +53,8 @@ public final class PodWatcher: Sendable {
                 let started = ContinuousClock.now
                 let events = try await watch(from: &resourceVersion)
                 logger.debug(
-                    "pod watch ended", metadata: ["events": "\(events)", "resource_version": "\(resourceVersion ?? "")"])
+                    "pod watch ended",
+                    metadata: ["events": "\(events)", "resource_version": "\(resourceVersion ?? "")"])
                 // A server that ends every watch at once must not be asked again in a tight loop.
                 if events > 0 || ContinuousClock.now - started >= .seconds(1) {
                     backoff.reset()
@@ -100,7 +101,8 @@ public final class PodWatcher: Sendable {
             throw KubernetesAPIError.malformed("the pod LIST has no metadata.resourceVersion")
         }
         index.replaceAll(list.items.compactMap(PodMetadata.init))
-        logger.info("listed the node's pods", metadata: ["pods": "\(list.items.count)", "resource_version": "\(version)"])
+        logger.info(
+            "listed the node's pods", metadata: ["pods": "\(list.items.count)", "resource_version": "\(version)"])
         return version
     }
 
