@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
 
 /// The head of a response whose body is read as it arrives (a Kubernetes watch: chunked and open for minutes).
 public struct HTTPStreamingResponse {
@@ -65,6 +66,7 @@ extension HTTPConnectionPool {
     ) async throws -> Result {
         let tls = self.tls
         let serverName = self.serverName
+        let idle = ReadIdleCloser.Outcome()
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(TimeAmount(connectTimeout))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -74,14 +76,27 @@ extension HTTPConnectionPool {
                     if let tls { try pipeline.addHandler(tls.makeClientHandler(serverName: serverName)) }
                     try pipeline.addHTTPClientHandlers()
                     try pipeline.addHandler(IdleStateHandler(readTimeout: TimeAmount(idleTimeout)))
-                    try pipeline.addHandler(ReadIdleCloser())
+                    try pipeline.addHandler(ReadIdleCloser(outcome: idle))
                     return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(
                         wrappingChannelSynchronously: channel)
                 }
             }
         var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: target, headers: headers)
         head.headers.replaceOrAdd(name: "Host", value: endpoint.hostHeader)
-        return try await withTaskCancellationHandler {
+        do {
+            return try await exchange(head, on: channel, handle)
+        } catch {
+            // A timeout during the handshake or the request's write surfaces as a write on a closed channel.
+            if !(error is CancellationError), idle.timedOut.load(ordering: .relaxed) { throw HTTPClientError.timeout }
+            throw error
+        }
+    }
+
+    private func exchange<Result>(
+        _ head: HTTPRequestHead, on channel: NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>,
+        _ handle: (HTTPStreamingResponse) async throws -> Result
+    ) async throws -> Result {
+        try await withTaskCancellationHandler {
             try await channel.executeThenClose { inbound, outbound in
                 try await outbound.write(.head(head))
                 try await outbound.write(.end(nil))
@@ -108,11 +123,23 @@ extension HTTPConnectionPool {
 final class ReadIdleCloser: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
 
+    /// Whether the connection was closed for idleness, for the task that sees only the closed channel.
+    final class Outcome: Sendable {
+        let timedOut = Atomic<Bool>(false)
+    }
+
+    private let outcome: Outcome
+
+    init(outcome: Outcome) {
+        self.outcome = outcome
+    }
+
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         guard let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read else {
             context.fireUserInboundEventTriggered(event)
             return
         }
+        outcome.timedOut.store(true, ordering: .relaxed)
         context.fireErrorCaught(HTTPClientError.timeout)
         context.close(promise: nil)
     }
