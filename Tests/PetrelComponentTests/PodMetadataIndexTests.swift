@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import PetrelCore
 import PetrelTestSupport
 import Testing
 
@@ -203,5 +204,29 @@ extension KubernetesWatchEvent {
     fileprivate var bookmarkVersion: String? {
         if case .bookmark(let version) = self { return version }
         return nil
+    }
+}
+
+/// The resource attributes a record gets from the API.
+@Suite struct PodResourceAttributesTests {
+    @Test func workloadNodeLabelsAndAnnotationsFollowTheSemanticConventions() {
+        let pod = PodMetadata(
+            namespace: "shop", name: "web-5f7c9d8b4-abcde", uid: "u1", labels: ["app": "web", "tier": "frontend"],
+            annotations: ["prometheus.io/scrape": "true"], owner: WorkloadOwner(kind: "Deployment", name: "web"))
+        let nodeLabels = [
+            "topology.kubernetes.io/zone": "eu-west-1b", "topology.kubernetes.io/region": "eu-west-1",
+            "node.kubernetes.io/instance-type": "m6i.large", "kubernetes.io/os": "linux",
+        ]
+        #expect(
+            pod.resourceAttributes(nodeLabels: nodeLabels) == [
+                Attribute("k8s.deployment.name", .string("web")),
+                Attribute("cloud.availability_zone", .string("eu-west-1b")),
+                Attribute("cloud.region", .string("eu-west-1")), Attribute("host.type", .string("m6i.large")),
+                Attribute("k8s.pod.label.app", .string("web")), Attribute("k8s.pod.label.tier", .string("frontend")),
+                Attribute("k8s.pod.annotation.prometheus.io/scrape", .string("true")),
+            ])
+        // A bare pod on a node without topology labels gets its labels only.
+        let bare = PodMetadata(namespace: "default", name: "shell", uid: "u2", labels: ["run": "shell"])
+        #expect(bare.resourceAttributes(nodeLabels: [:]) == [Attribute("k8s.pod.label.run", .string("shell"))])
     }
 }

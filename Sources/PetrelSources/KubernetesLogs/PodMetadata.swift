@@ -1,3 +1,5 @@
+import PetrelCore
+
 /// What a log record carries about its pod, from the Kubernetes API.
 public struct PodMetadata: Sendable, Equatable {
     public var namespace: String
@@ -101,4 +103,37 @@ public struct WorkloadOwner: Sendable, Equatable, CustomStringConvertible {
 
 extension Character {
     fileprivate var isASCIIDigit: Bool { isASCII && isNumber }
+}
+
+extension PodMetadata {
+    /// What the API adds to a record's OpenTelemetry resource, by the semantic conventions: the pod's labels and
+    /// annotations (`k8s.pod.label.<key>`, `k8s.pod.annotation.<key>`), its workload (`k8s.deployment.name`…), and
+    /// the node's zone, region and machine type. Namespace, pod, uid and container come from the log file's path.
+    public func resourceAttributes(nodeLabels: [String: String]) -> [Attribute] {
+        var attributes: [Attribute] = []
+        if let owner, let key = Self.workloadAttributes[owner.kind] {
+            attributes.append(Attribute(key, .string(owner.name)))
+        }
+        for (label, attribute) in Self.nodeAttributes {
+            if let value = nodeLabels[label] { attributes.append(Attribute(attribute, .string(value))) }
+        }
+        for (key, value) in labels.sorted(by: { $0.key < $1.key }) {
+            attributes.append(Attribute("k8s.pod.label.\(key)", .string(value)))
+        }
+        for (key, value) in annotations.sorted(by: { $0.key < $1.key }) {
+            attributes.append(Attribute("k8s.pod.annotation.\(key)", .string(value)))
+        }
+        return attributes
+    }
+
+    private static let workloadAttributes = [
+        "Deployment": "k8s.deployment.name", "ReplicaSet": "k8s.replicaset.name",
+        "StatefulSet": "k8s.statefulset.name", "DaemonSet": "k8s.daemonset.name", "Job": "k8s.job.name",
+        "CronJob": "k8s.cronjob.name",
+    ]
+
+    private static let nodeAttributes = [
+        ("topology.kubernetes.io/zone", "cloud.availability_zone"), ("topology.kubernetes.io/region", "cloud.region"),
+        ("node.kubernetes.io/instance-type", "host.type"),
+    ]
 }
