@@ -192,6 +192,25 @@ import Testing
         #expect(harness.registry.value("petrel_kubernetes_relists_total", labels: [("component_id", "pods")]) == 1)
     }
 
+    @Test func aWatchCutWithinAnEventIsNotTrustedAndListsAgain() async throws {
+        let harness = try await Harness()
+        let added = KubernetesFixtures.event("ADDED", Self.pod("web-5f7c9d8b4-ddddd", uid: "uid-4", version: "101"))
+        harness.server.enqueue(
+            .json(status: 200, body: KubernetesFixtures.podList(resourceVersion: "100", pods: [])),
+            // The server ends the response properly, but in the middle of an event.
+            .stream([.bytes(String(added.prefix(40))), .end]),
+            .json(status: 200, body: KubernetesFixtures.podList(resourceVersion: "120", pods: [])))
+        try await harness.withWatcher {
+            #expect(await harness.server.wait { $0.podRequests.count == 4 })
+        }
+        let requests = harness.server.podRequests
+        await harness.stop()
+        #expect(requests.map(\.isWatch) == [false, true, false, true])
+        #expect(requests.last.map { $0.target == Self.watchTarget(from: "120", $0) } == true)
+        #expect(harness.registry.value("petrel_kubernetes_relists_total", labels: [("component_id", "pods")]) == 1)
+        #expect(harness.registry.value("petrel_kubernetes_api_errors_total", labels: [("component_id", "pods")]) == 1)
+    }
+
     @Test func aRotatedTokenIsSentOnTheNextRequest() async throws {
         let harness = try await Harness()
         harness.server.enqueue(
