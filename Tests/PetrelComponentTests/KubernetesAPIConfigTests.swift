@@ -14,8 +14,8 @@ import Testing
         let token: String
         let ca: String
 
-        init() throws {
-            certificates = try TestCertificates()
+        init() async throws {
+            certificates = try await TestCertificates.make()
             token = certificates.path("token")
             try "eyJhbGciOiJSUzI1NiJ9.token\n".write(toFile: token, atomically: true, encoding: .utf8)
             ca = certificates.path("ca.crt")
@@ -33,8 +33,8 @@ import Testing
         return (config, diagnostics.errors.map(\.description))
     }
 
-    @Test func inAClusterTheServiceAddressAndNodeComeFromTheEnvironment() throws {
-        let files = try Files()
+    @Test func inAClusterTheServiceAddressAndNodeComeFromTheEnvironment() async throws {
+        let files = try await Files()
         let (config, errors) = read(
             ["token_file": .scalar(files.token), "ca_file": .scalar(files.ca)],
             environment: [
@@ -50,8 +50,8 @@ import Testing
         #expect(parsed.nodeLabelsRefresh == .seconds(600))
     }
 
-    @Test func everyKeyCanBeSet() throws {
-        let files = try Files()
+    @Test func everyKeyCanBeSet() async throws {
+        let files = try await Files()
         let (config, errors) = read(
             [
                 "enabled": true, "endpoint": "https://127.0.0.1:6443", "token_file": .scalar(files.token),
@@ -78,8 +78,8 @@ import Testing
         #expect(off.errors == [])
     }
 
-    @Test func errorsNameTheKey() throws {
-        let files = try Files()
+    @Test func errorsNameTheKey() async throws {
+        let files = try await Files()
         let missing = read(["enabled": true, "token_file": "/nonexistent/token"], environment: [:])
         #expect(missing.config == nil)
         #expect(
@@ -109,8 +109,8 @@ import Testing
         )
     }
 
-    @Test func theCAFileMustHoldACertificate() throws {
-        let files = try Files()
+    @Test func theCAFileMustHoldACertificate() async throws {
+        let files = try await Files()
         let (config, errors) = read(
             [
                 "enabled": true, "endpoint": "https://127.0.0.1:6443", "token_file": .scalar(files.token),

@@ -23,7 +23,7 @@ import Testing
         let telemetry: KubernetesAPITelemetry
 
         init() async throws {
-            certificates = try TestCertificates()
+            certificates = try await TestCertificates.make()
             directory = FileManager.default.temporaryDirectory.appendingPathComponent("petrel-k8s-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             server = try await ScriptedKubernetesAPI(

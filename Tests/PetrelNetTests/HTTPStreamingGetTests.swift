@@ -16,7 +16,7 @@ import Testing
     }
 
     private func server() async throws -> (TestCertificates, ScriptedKubernetesAPI) {
-        let certificates = try TestCertificates()
+        let certificates = try await TestCertificates.make()
         let server = try await ScriptedKubernetesAPI(
             certificates: certificates, token: "t", nodeReply: .json(status: 200, body: "{}"))
         return (certificates, server)

@@ -80,7 +80,10 @@ public final class ScriptedKubernetesAPI: Sendable {
 
     /// Listens on a free port of 127.0.0.1 with a certificate from `certificates`, accepting `token`.
     public init(certificates: TestCertificates, token: String, nodeReply: Reply) async throws {
-        let (crt, key) = try certificates.issue("kubernetes-api", commonName: "kube-apiserver")
+        // openssl runs off the cooperative pool, which parallel tests would otherwise starve.
+        let (crt, key) = try await offload {
+            Result { try certificates.issue("kubernetes-api-\(UUID().uuidString)", commonName: "kube-apiserver") }
+        }.get()
         caFile = certificates.path("ca.crt")
         let configuration = TLSConfiguration.makeServerConfiguration(
             certificateChain: try NIOSSLCertificate.fromPEMFile(crt).map { .certificate($0) },
