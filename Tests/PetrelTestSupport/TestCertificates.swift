@@ -14,6 +14,12 @@ public final class TestCertificates: @unchecked Sendable {
         try makeAuthority("rogue-ca")
     }
 
+    /// `init()` run off Swift's cooperative pool: openssl blocks for a while on a loaded machine, and tests that
+    /// run side by side must not starve every other task of the process meanwhile.
+    public static func make() async throws -> TestCertificates {
+        try await offload { Result { try TestCertificates() } }.get()
+    }
+
     public func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
     /// `NAME.crt` and `NAME.key`: a certificate for `commonName`, valid for 127.0.0.1 and localhost, signed by
