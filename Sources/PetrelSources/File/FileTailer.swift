@@ -181,8 +181,8 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
         for index in files.indices where !seen.contains([files[index].device, files[index].inode]) {
             if files[index].goneSince == nil { files[index].goneSince = .now }
         }
-        for (discovered, descriptor, info) in fresh.sorted(by: { ($0.0.stream, $0.0.order) < ($1.0.stream, $1.0.order) })
-        {
+        for (discovered, descriptor, info) in fresh.sorted(by: { ($0.0.stream, $0.0.order) < ($1.0.stream, $1.0.order) }
+        ) {
             files.append(
                 TailedFile(
                     id: takeFileID(), path: discovered.path, stream: discovered.stream, sequence: nextSequence,
@@ -203,7 +203,8 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
         refresh(index)
         var file = files[index]
         guard file.fingerprint == nil, file.size > 0 else { return }
-        guard let fingerprint = FileFingerprint.of(descriptor: file.descriptor) ?? (force ? forcedFingerprint(file) : nil)
+        guard
+            let fingerprint = FileFingerprint.of(descriptor: file.descriptor) ?? (force ? forcedFingerprint(file) : nil)
         else { return }
         if files.contains(where: { $0.fingerprint == fingerprint }) {
             logger.info(
@@ -287,7 +288,9 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
     private mutating func readChunk(_ index: Int, into output: inout [DecodedRecord]) -> Int {
         let file = files[index]
         let wanted = Int(min(Int64(buffer.count), file.size - file.readOffset))
-        let count = buffer.withUnsafeMutableBytes { pread(file.descriptor, $0.baseAddress, wanted, off_t(file.readOffset)) }
+        let count = buffer.withUnsafeMutableBytes {
+            pread(file.descriptor, $0.baseAddress, wanted, off_t(file.readOffset))
+        }
         guard count > 0 else { return 0 }
         var lines: [FileLine] = []
         var splitter = files[index].splitter
@@ -315,7 +318,8 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
                 logger.warning(
                     "Line longer than max_line_bytes was truncated",
                     metadata: [
-                        "path": "\(file.path)", "offset": "\(line.range.lowerBound)", "lost_bytes": "\(line.truncatedBytes)",
+                        "path": "\(file.path)", "offset": "\(line.range.lowerBound)",
+                        "lost_bytes": "\(line.truncatedBytes)",
                     ])
             }
             decoder.decode(SourcedLine(line: line, file: file.id, path: file.path), into: &output)
@@ -359,7 +363,9 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
             close(file.descriptor)
             ledger.close(file.id)
             files.remove(at: index)
-            if !files.contains(where: { $0.stream == file.stream }), var decoder = decoders.removeValue(forKey: file.stream) {
+            if !files.contains(where: { $0.stream == file.stream }),
+                var decoder = decoders.removeValue(forKey: file.stream)
+            {
                 decoder.flush(into: &output)
             }
         }

@@ -34,10 +34,11 @@ struct LineSplitter: Sendable {
         var position = bytes.startIndex
         while position < bytes.endIndex {
             let rest = UnsafeRawBufferPointer(rebasing: bytes[position...])
-            guard let newline = rest.firstIndex(of: UInt8(ascii: "\n")) else {
+            guard let found = rest.firstIndex(of: UInt8(ascii: "\n")) else {
                 append(rest)
                 return
             }
+            let newline = position + found
             append(UnsafeRawBufferPointer(rebasing: bytes[position..<newline]))
             partialLength += 1
             emit(takeLine(newline: true))
