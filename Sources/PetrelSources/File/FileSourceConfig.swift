@@ -97,13 +97,13 @@ public struct MultilineConfig: Sendable {
     init?(from reader: ConfigReader) {
         let start = Self.pattern("start_pattern", reader)
         let condition = Self.pattern("condition_pattern", reader)
-        guard reader.contains("mode") else {
+        let hasMode = reader.contains("mode")
+        if !hasMode {
             reader.error("mode", "missing: one of continue_through, continue_past, halt_before, halt_with")
-            return nil
         }
         mode = reader.choice("mode", default: Mode.continueThrough)
         timeout = reader.duration("timeout", default: .seconds(1))
-        guard let start, let condition else { return nil }
+        guard hasMode, let start, let condition else { return nil }
         startPattern = start
         conditionPattern = condition
     }
