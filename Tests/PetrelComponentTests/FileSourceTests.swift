@@ -19,10 +19,14 @@ import Glibc
         let telemetry = componentTestTelemetry(id: "files", type: "file", kind: .source)
         let shutdown = ShutdownSignal()
         let settings: TailerSettings
+        let multiline: MultilineConfig?
         let ready = Atomic<Bool>(false)
 
-        init(directory: String, configure: (inout TailerSettings) -> Void = { _ in }) {
+        init(
+            directory: String, multiline: MultilineConfig? = nil, configure: (inout TailerSettings) -> Void = { _ in }
+        ) {
             self.directory = directory
+            self.multiline = multiline
             var settings = TailerSettings(checkpointDirectory: directory + "/data/checkpoints/files")
             settings.globMinimumCooldown = .milliseconds(100)
             settings.checkpointInterval = .milliseconds(50)
@@ -39,7 +43,7 @@ import Glibc
             var tailer = FileTailer(
                 discovery: GlobDiscovery(include: [directory + "/*.log"], exclude: []), settings: settings,
                 context: context
-            ) { _ in FileLineDecoder(host: "test-host", multiline: nil) }
+            ) { [multiline] _ in FileLineDecoder(host: "test-host", multiline: multiline) }
             try await tailer.run()
             queue.producerFinished()
         }
@@ -219,5 +223,89 @@ import Glibc
         let rest = await harness.receive(lineCount - held.flatMap(Harness.messages).count)
         #expect((held.flatMap(Harness.messages) + rest) == (0..<lineCount).map { "backlog-line-\($0)" })
         try await harness.stop(task)
+    }
+
+    @Test func deletedFileIsReadToItsEndThenLetGo() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTree(directory) }
+        let harness = Harness(directory: directory)
+        try writeFile(directory + "/gone.log", lines(0..<3))
+        let task = await harness.start()
+        #expect(await harness.receive(3) == ["line-0", "line-1", "line-2"])
+        let writer = open(directory + "/gone.log", O_WRONLY | O_APPEND)
+        #expect(unlink(directory + "/gone.log") == 0)
+        // Written after the delete, into the still-open file, without a final newline.
+        let tail = Array("line-3\nline-4 without newline".utf8)
+        #expect(tail.withUnsafeBytes { write(writer, $0.baseAddress, $0.count) } == tail.count)
+        close(writer)
+        #expect(await harness.receive(2) == ["line-3", "line-4 without newline"], "its last partial line too")
+        #expect(await componentEventually { harness.gauge("petrel_file_open_files") == 0 })
+        #expect(harness.counter("petrel_file_lost_bytes_total", reason: "deleted_before_read") == 0)
+        try await harness.stop(task)
+        #expect(try harness.checkpoints() == [], "a file let go has no checkpoint")
+    }
+
+    @Test func rotateWaitLetsGoOfADeletedFileAndCountsWhatWasNotRead() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTree(directory) }
+        let harness = Harness(directory: directory) {
+            $0.maxReadBytes = 7
+            $0.maxUnacknowledgedBytes = 1
+            $0.rotateWait = .milliseconds(100)
+        }
+        try writeFile(directory + "/app.log", lines(0..<10))
+        let task = await harness.start()
+        let first = try #require(await harness.next())
+        #expect(await componentEventually { harness.counter("petrel_file_lines_read_total") == 2 })
+        #expect(unlink(directory + "/app.log") == 0)
+        // Held past rotate_wait while the pipeline holds the first line: the second was read, 8 lines were not.
+        try await Task.sleep(for: .milliseconds(400))
+        first.acknowledgement.acknowledge()
+        #expect(await componentEventually { harness.gauge("petrel_file_open_files") == 0 })
+        #expect(await harness.receive(1) == ["line-1"])
+        #expect(harness.counter("petrel_file_lost_bytes_total", reason: "deleted_before_read") == 56)
+        try await harness.stop(task)
+    }
+
+    @Test func aCopyOfATailedFileIsNotReadTwice() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTree(directory) }
+        let harness = Harness(directory: directory)
+        try writeFile(directory + "/a.log", lines(0..<3))
+        let task = await harness.start()
+        #expect(await harness.receive(3) == ["line-0", "line-1", "line-2"])
+        try writeFile(directory + "/copy.log", lines(0..<3))
+        try writeFile(directory + "/other.log", lines(0..<1, prefix: "other"))
+        #expect(await harness.receive(1) == ["other-0"], "the copy is skipped, the new file is read")
+        try await harness.stop(task)
+        #expect(await harness.queue.next() == nil)
+    }
+
+    @Test func readFromEndSkipsWhatWasThereAtStartButNotNewFiles() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTree(directory) }
+        let harness = Harness(directory: directory) { $0.readFrom = .end }
+        try writeFile(directory + "/old.log", lines(0..<3))
+        let task = await harness.start()
+        try appendFile(directory + "/old.log", lines(3..<4))
+        #expect(await harness.receive(1) == ["line-3"])
+        try writeFile(directory + "/new.log", lines(0..<1, prefix: "new"))
+        #expect(await harness.receive(1) == ["new-0"])
+        try await harness.stop(task)
+    }
+
+    @Test func multilineGroupsGoOutWhenCompleteOrTimedOut() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTree(directory) }
+        let multiline = MultilineConfig(
+            startPattern: try RE2Regex.searching("^[^\\s]"), conditionPattern: try RE2Regex.searching("^\\s"),
+            mode: .continueThrough, timeout: .milliseconds(200))
+        let harness = Harness(directory: directory, multiline: multiline)
+        let task = await harness.start()
+        try writeFile(directory + "/java.log", "Exception: boom\n  at A\n  at B\nnext\n")
+        #expect(await harness.receive(1) == ["Exception: boom\n  at A\n  at B"])
+        #expect(await harness.receive(1) == ["next"], "the last group goes out after the timeout")
+        try await harness.stop(task)
+        #expect(try harness.checkpoints().map(\.offset) == [35])
     }
 }

@@ -7,18 +7,24 @@ import Synchronization
 /// The in-flight count is the source's memory bound: reading waits while `maxUnacknowledgedBytes` are sent and
 /// not yet acknowledged, so a slow pipeline holds back the reads rather than filling memory.
 final class CheckpointLedger: Sendable {
-    private struct Entry {
+    fileprivate struct Entry {
         var fingerprint: UInt64
         var path: String
         var tracker: ByteRangeTracker
     }
 
-    private struct State {
+    fileprivate struct State {
         var entries: [UInt64: Entry] = [:]
         /// Checkpoints loaded at start whose files are not open (yet): kept so that they are not forgotten.
         var retained: [UInt64: FileCheckpoint] = [:]
         var inFlightBytes = 0
-        var waiter: CheckedContinuation<Void, Never>?
+        /// Tasks waiting for an acknowledgement, by wait number.
+        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+        var nextWait = 0
+        /// Every wait numbered up to here has seen an acknowledgement since it was numbered.
+        var acknowledgedUpTo = -1
+        /// Waits cancelled before they began.
+        var cancelledWaits: Set<Int> = []
         var released = false
         /// Bumped on every change of what `checkpoints()` returns, so an unchanged ledger is not written again.
         var version = 0
@@ -75,51 +81,74 @@ final class CheckpointLedger: Sendable {
 
     /// Marks the spans of an acknowledged batch done and frees their bytes from the in-flight window.
     func acknowledged(_ spans: [FileSpan], bytes: Int) {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
             for span in spans where state.entries[span.file]?.tracker.markDone(span.range) == true {
                 state.version += 1
             }
             state.inFlightBytes -= bytes
-            defer { state.waiter = nil }
-            return state.waiter
+            return state.wakeAll()
         }
-        waiter?.resume()
+        for waiter in waiters { waiter.resume() }
     }
 
-    /// Counts `bytes` as in flight, first waiting while the window is full (a batch larger than the window goes
-    /// alone); returns at once after `release()`.
-    func reserve(_ bytes: Int) async {
-        while true {
-            let admitted = state.withLock { state -> Bool in
-                guard admits(bytes, state) else { return false }
-                state.inFlightBytes += bytes
-                return true
-            }
-            if admitted { return }
+    /// Counts `bytes` as in flight if the window has room (a batch larger than the window goes alone, and
+    /// everything goes after `release()`); false when it has not.
+    func tryReserve(_ bytes: Int) -> Bool {
+        state.withLock { state in
+            guard
+                state.released || state.inFlightBytes == 0
+                    || state.inFlightBytes + bytes <= maxUnacknowledgedBytes
+            else { return false }
+            state.inFlightBytes += bytes
+            return true
+        }
+    }
+
+    /// Returns after the next acknowledgement, `release()`, or `timeout`, whichever comes first.
+    func waitForAcknowledgement(timeout: Duration) async {
+        let wait = state.withLock { state in
+            defer { state.nextWait += 1 }
+            return state.nextWait
+        }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.waitForAcknowledgement(number: wait) }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func waitForAcknowledgement(number: Int) async {
+        await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let resumeNow = state.withLock { state -> Bool in
-                    // An acknowledgement may have come between the two locks.
-                    if admits(bytes, state) { return true }
-                    state.waiter = continuation
+                    if state.released || number <= state.acknowledgedUpTo
+                        || state.cancelledWaits.remove(number) != nil
+                    {
+                        return true
+                    }
+                    state.waiters[number] = continuation
                     return false
                 }
                 if resumeNow { continuation.resume() }
             }
+        } onCancel: {
+            let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                if let waiter = state.waiters.removeValue(forKey: number) { return waiter }
+                if number > state.acknowledgedUpTo { state.cancelledWaits.insert(number) }
+                return nil
+            }
+            waiter?.resume()
         }
     }
 
-    private func admits(_ bytes: Int, _ state: State) -> Bool {
-        state.released || state.inFlightBytes == 0 || state.inFlightBytes + bytes <= maxUnacknowledgedBytes
-    }
-
-    /// Ends every wait for room: the source is shutting down.
+    /// Ends every wait: the source is shutting down.
     func release() {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
             state.released = true
-            defer { state.waiter = nil }
-            return state.waiter
+            return state.wakeAll()
         }
-        waiter?.resume()
+        for waiter in waiters { waiter.resume() }
     }
 
     /// Bytes sent and not yet acknowledged.
@@ -144,5 +173,14 @@ final class CheckpointLedger: Sendable {
     /// Where `file`'s checkpoint stands now.
     func committed(_ file: UInt64) -> Int64? {
         state.withLock { $0.entries[file]?.tracker.committed }
+    }
+}
+
+extension CheckpointLedger.State {
+    /// Takes every waiting continuation, and marks every wait numbered so far as having seen an acknowledgement.
+    fileprivate mutating func wakeAll() -> [CheckedContinuation<Void, Never>] {
+        acknowledgedUpTo = nextWait - 1
+        defer { waiters = [:] }
+        return Array(waiters.values)
     }
 }

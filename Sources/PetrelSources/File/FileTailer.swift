@@ -44,8 +44,9 @@ struct TailedFile {
     var splitter: LineSplitter
     /// When a scan first did not find it (renamed out of the globs or deleted).
     var goneSince: ContinuousClock.Instant?
-    /// Found by the first scan: `read_from` applies to it; files that appear later are read from their start.
-    let presentAtStart: Bool
+    /// Found by the first scan and not started over since: `read_from` applies to it; files that appear later
+    /// are read from their start.
+    var presentAtStart: Bool
 }
 
 /// Tails the files a discovery finds: reads each one in bounded chunks, splits lines, hands each stream's lines to
@@ -64,6 +65,8 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
     private var loaded: [UInt64: Int64] = [:]
     private var files: [TailedFile] = []
     private var decoders: [String: Decoder] = [:]
+    /// Records decoded and not yet sent: the in-flight window was full.
+    private var pending: [DecodedRecord] = []
     /// Copies of open files (same fingerprint), by device and inode: not read twice.
     private var ignored: Set<[UInt64]> = []
     private var nextFileID: UInt64 = 1
@@ -122,19 +125,20 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
                 scan(watch, firstScan: false)
                 nextScan = .now + settings.globMinimumCooldown
             }
-            var output: [DecodedRecord] = []
-            let read = readRound(into: &output)
+            // Reads only once everything read before is sent: what waits for room is all that is held.
+            var output = pending
+            let read = output.isEmpty ? readRound(into: &output) : 0
             for stream in decoders.keys.sorted() {
                 decoders[stream]!.flushExpired(now: .now, into: &output)
             }
             letGo(into: &output)
-            try await send(output)
+            pending = try await send(output)
             if ContinuousClock.now >= nextCheckpoint {
                 saveCheckpoints()
                 nextCheckpoint = .now + settings.checkpointInterval
             }
             updateGauges()
-            if read == 0 && !changes.data {
+            if read == 0 && !changes.data && pending.isEmpty {
                 if await shutdown.sleep(for: .milliseconds(50)) { break }
             }
         }
@@ -152,19 +156,20 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
         let (found, directories) = discovery.scan()
         watch.watch(directories)
         var seen: Set<[UInt64]> = []
-        let foundPaths = Set(found.map(\.path))
+        var keysByPath: [String: [UInt64]] = [:]
+        var indexByKey: [[UInt64]: Int] = [:]
+        for index in files.indices { indexByKey[[files[index].device, files[index].inode]] = index }
         var fresh: [(DiscoveredFile, Int32, stat)] = []
+        var moved: [(index: Int, path: String)] = []
         for discovered in found {
             var info = stat()
             guard stat(discovered.path, &info) == 0 else { continue }
             let key = [UInt64(info.st_dev), UInt64(info.st_ino)]
             seen.insert(key)
-            if let index = files.firstIndex(where: { $0.device == key[0] && $0.inode == key[1] }) {
+            keysByPath[discovered.path] = key
+            if let index = indexByKey[key] {
                 files[index].goneSince = nil
-                if files[index].path != discovered.path && !foundPaths.contains(files[index].path) {
-                    files[index].path = discovered.path
-                    ledger.renamed(files[index].id, to: discovered.path)
-                }
+                if files[index].path != discovered.path { moved.append((index, discovered.path)) }
                 continue
             }
             if ignored.contains(key) { continue }
@@ -177,7 +182,19 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
             fstat(descriptor, &opened)
             fresh.append((discovered, descriptor, opened))
         }
+        // A file found at another path was renamed, unless its own path still leads to it (a symlink, a hard link).
+        for (index, path) in moved where keysByPath[files[index].path] != [files[index].device, files[index].inode] {
+            files[index].path = path
+            ledger.renamed(files[index].id, to: path)
+        }
         ignored.formIntersection(seen)
+        for index in files.indices.reversed() where files[index].fingerprint != nil {
+            // Rewritten in place past the read offset (copy-truncate and a burst of writes before a look): the
+            // first line changed.
+            if let now = FileFingerprint.of(descriptor: files[index].descriptor), now != files[index].fingerprint {
+                startOver(index, reason: "File was rewritten (its first line changed); reading it again from the start")
+            }
+        }
         for index in files.indices where !seen.contains([files[index].device, files[index].inode]) {
             if files[index].goneSince == nil { files[index].goneSince = .now }
         }
@@ -249,19 +266,24 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
         let size = Int64(info.st_size)
         files[index].linkCount = UInt64(info.st_nlink)
         if files[index].fingerprint != nil && size < files[index].readOffset {
-            let file = files[index]
-            let lost = max(0, file.size - file.splitter.lineStart)
-            telemetry.lost(lost, .truncated)
-            logger.warning(
-                "File was truncated; reading it again from the start",
-                metadata: ["path": "\(file.path)", "lost_bytes": "\(lost)"])
-            ledger.close(file.id)
-            files[index].id = takeFileID()
-            files[index].fingerprint = nil
-            files[index].readOffset = 0
-            files[index].splitter = LineSplitter(maxLineBytes: settings.maxLineBytes, offset: 0)
+            startOver(index, reason: "File was truncated; reading it again from the start")
         }
         files[index].size = size
+    }
+
+    /// Reads a truncated or rewritten file again from its start, as a new file; what it held unread is lost.
+    private mutating func startOver(_ index: Int, reason: String) {
+        let file = files[index]
+        let lost = max(0, file.size - file.splitter.lineStart)
+        telemetry.lost(lost, .truncated)
+        logger.warning(
+            Logger.Message(stringLiteral: reason), metadata: ["path": "\(file.path)", "lost_bytes": "\(lost)"])
+        ledger.close(file.id)
+        files[index].id = takeFileID()
+        files[index].fingerprint = nil
+        files[index].presentAtStart = false
+        files[index].readOffset = 0
+        files[index].splitter = LineSplitter(maxLineBytes: settings.maxLineBytes, offset: 0)
     }
 
     // MARK: Reading
@@ -373,28 +395,41 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
 
     // MARK: Sending
 
-    /// Sends the records in batches, each with an acknowledgement that marks its lines delivered; waits while the
-    /// in-flight window is full or a queue downstream is.
-    private func send(_ decoded: [DecodedRecord]) async throws {
+    /// Sends the records in batches, each with an acknowledgement that marks its lines delivered; waits while a
+    /// queue downstream is full. Returns the records not sent because the in-flight window stayed full for a
+    /// moment: the loop looks after its files (scans, `rotate_wait`) and tries again.
+    private func send(_ decoded: [DecodedRecord]) async throws -> [DecodedRecord] {
         var start = 0
         while start < decoded.count {
             let end = min(decoded.count, start + settings.maxBatchRecords)
             let slice = decoded[start..<end]
-            start = end
             let spans = slice.flatMap(\.spans)
             let records = slice.compactMap(\.record)
             guard !records.isEmpty else {
                 ledger.acknowledged(spans, bytes: 0)
+                start = end
                 continue
             }
             let bytes = spans.reduce(0) { $0 + Int($1.range.count) }
-            await ledger.reserve(bytes)
-            let ledger = self.ledger
-            let acknowledgement = Acknowledgement { ledger.acknowledged(spans, bytes: bytes) }
-            context.telemetry.receivedEvents.increment(by: records.count)
-            context.telemetry.receivedBytes.increment(by: bytes)
-            try await context.output.send(Envelope(.logs(LogBatch(records: records)), acknowledgement: acknowledgement))
+            guard ledger.tryReserve(bytes) else {
+                await ledger.waitForAcknowledgement(timeout: .milliseconds(100))
+                if ledger.tryReserve(bytes) == false { return Array(decoded[start...]) }
+                try await send(records, spans: spans, bytes: bytes)
+                start = end
+                continue
+            }
+            try await send(records, spans: spans, bytes: bytes)
+            start = end
         }
+        return []
+    }
+
+    private func send(_ records: [LogRecord], spans: [FileSpan], bytes: Int) async throws {
+        let ledger = self.ledger
+        let acknowledgement = Acknowledgement { ledger.acknowledged(spans, bytes: bytes) }
+        context.telemetry.receivedEvents.increment(by: records.count)
+        context.telemetry.receivedBytes.increment(by: bytes)
+        try await context.output.send(Envelope(.logs(LogBatch(records: records)), acknowledgement: acknowledgement))
     }
 
     // MARK: Checkpoints and gauges
