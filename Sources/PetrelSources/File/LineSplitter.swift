@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// One line of a file: its bytes without the newline, and the bytes of the file it covers (newline included).
 struct FileLine: Sendable, Equatable {
     var bytes: [UInt8]
@@ -34,11 +40,11 @@ struct LineSplitter: Sendable {
         var position = bytes.startIndex
         while position < bytes.endIndex {
             let rest = UnsafeRawBufferPointer(rebasing: bytes[position...])
-            guard let found = rest.firstIndex(of: UInt8(ascii: "\n")) else {
+            guard let start = rest.baseAddress, let found = memchr(start, 0x0A, rest.count) else {
                 append(rest)
                 return
             }
-            let newline = position + found
+            let newline = position + (UnsafeRawPointer(found) - start)
             append(UnsafeRawBufferPointer(rebasing: bytes[position..<newline]))
             partialLength += 1
             emit(takeLine(newline: true))
