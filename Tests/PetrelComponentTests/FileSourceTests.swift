@@ -308,4 +308,44 @@ import Glibc
         try await harness.stop(task)
         #expect(try harness.checkpoints().map(\.offset) == [35])
     }
+
+    @Test func inotifyPicksUpNewFilesWithoutWaitingForTheRescan() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTree(directory) }
+        let harness = Harness(directory: directory) { $0.globMinimumCooldown = .seconds(3600) }
+        // The directories exist at start, so they are watched from the first scan; only inotify can tell of the files.
+        try writeFile(directory + "/pods/a/placeholder", "")
+        let task = Task {
+            let output = Output(
+                edges: [.init(queue: harness.queue, accepts: .all, buffers: false)], telemetry: harness.telemetry)
+            let context = SourceContext(
+                id: "files", output: output, telemetry: harness.telemetry, logger: Logger(label: "test.file"),
+                shutdown: harness.shutdown, onReady: {})
+            var tailer = FileTailer(
+                discovery: GlobDiscovery(include: [directory + "/**/*.log"], exclude: []),
+                settings: harness.settings, context: context
+            ) { _ in FileLineDecoder(host: "h", multiline: nil) }
+            try await tailer.run()
+            harness.queue.producerFinished()
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        try writeFile(directory + "/pods/a/0.log", lines(0..<2))
+        try writeFile(directory + "/pods/a/1.log", lines(0..<1, prefix: "one"))
+        let received = await harness.receive(3)
+        #expect(Set(received) == ["line-0", "line-1", "one-0"])
+        try await harness.stop(task)
+    }
+
+    @Test func unreadableCheckpointFileIsSetAsideAndFilesAreReadAsNew() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTree(directory) }
+        let harness = Harness(directory: directory)
+        try writeFile(harness.settings.checkpointDirectory + "/checkpoints", "not a checkpoint file\n")
+        try writeFile(directory + "/app.log", lines(0..<2))
+        let task = await harness.start()
+        #expect(await harness.receive(2) == ["line-0", "line-1"])
+        try await harness.stop(task)
+        #expect(access(harness.settings.checkpointDirectory + "/checkpoints.corrupt", F_OK) == 0, "kept for a human")
+        #expect(try harness.checkpoints().map(\.offset) == [14], "and replaced by a good one")
+    }
 }
