@@ -71,6 +71,8 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
     private var ignored: Set<[UInt64]> = []
     private var nextFileID: UInt64 = 1
     private var nextSequence = 0
+    /// Where the next read round starts among the streams with something to read.
+    private var roundCursor = 0
     private var buffer: [UInt8]
     private var savedVersion = -1
     private var logger: Logger { context.logger }
@@ -288,20 +290,31 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
 
     // MARK: Reading
 
-    /// Reads one chunk from each stream's oldest file with unread bytes; returns the bytes read.
+    /// Reads one chunk from each stream's oldest file with unread bytes, up to `maxUnacknowledgedBytes` in all;
+    /// returns the bytes read. Each round starts one stream further along, so every stream gets its turn when
+    /// there is more to read than a round takes.
     private mutating func readRound(into output: inout [DecodedRecord]) -> Int {
-        var total = 0
-        var streamsDone: Set<String> = []
-        for sequence in files.map(\.sequence).sorted() {
-            guard var index = files.firstIndex(where: { $0.sequence == sequence }),
-                !streamsDone.contains(files[index].stream)
-            else { continue }
+        // `files` is in sequence order (files are appended as found), so a stream's older files come first.
+        var candidates: [Int] = []
+        var streams: Set<String> = []
+        var index = 0
+        while index < files.count {
+            let count = files.count
             if files[index].fingerprint == nil { identify(index, force: false) } else { refresh(index) }
-            // Identifying may close a copy, and with it this index.
-            guard let current = files.firstIndex(where: { $0.sequence == sequence }) else { continue }
-            index = current
-            guard files[index].fingerprint != nil, files[index].size > files[index].readOffset else { continue }
-            streamsDone.insert(files[index].stream)
+            if files.count < count { continue }  // a copy was closed: another file is at `index` now
+            let file = files[index]
+            if !streams.contains(file.stream) && file.fingerprint != nil && file.size > file.readOffset {
+                streams.insert(file.stream)
+                candidates.append(index)
+            }
+            index += 1
+        }
+        guard !candidates.isEmpty else { return 0 }
+        let start = roundCursor % candidates.count
+        roundCursor &+= 1
+        var total = 0
+        for index in candidates[start...] + candidates[..<start] {
+            guard total < settings.maxUnacknowledgedBytes else { break }
             total += readChunk(index, into: &output)
         }
         return total
