@@ -348,4 +348,59 @@ import Glibc
         #expect(access(harness.settings.checkpointDirectory + "/checkpoints.corrupt", F_OK) == 0, "kept for a human")
         #expect(try harness.checkpoints().map(\.offset) == [14], "and replaced by a good one")
     }
+
+    /// A decoder in the shape `kubernetes_logs` needs: `P <text>` lines are pieces joined up to the next `F <text>`.
+    struct PieceDecoder: LineDecoder {
+        private var pieces: [SourcedLine] = []
+
+        mutating func decode(_ line: SourcedLine, into output: inout [DecodedRecord]) {
+            pieces.append(line)
+            guard line.line.bytes.first == UInt8(ascii: "F") else { return }
+            let message = pieces.map { String(decoding: $0.line.bytes.dropFirst(2), as: UTF8.self) }.joined()
+            output.append(
+                DecodedRecord(record: LogRecord(timestamp: 0, message: message), spans: pieces.map(\.span)))
+            pieces = []
+        }
+
+        mutating func flushExpired(now: ContinuousClock.Instant, into output: inout [DecodedRecord]) {}
+
+        mutating func flush(into output: inout [DecodedRecord]) {
+            guard !pieces.isEmpty else { return }
+            output.append(DecodedRecord(record: nil, spans: pieces.map(\.span)))
+            pieces = []
+        }
+    }
+
+    @Test func aRecordMergedAcrossARotationHoldsBothFilesCheckpointsUntilAcknowledged() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTree(directory) }
+        let harness = Harness(directory: directory)
+        try writeFile(directory + "/app.log", "F whole\nP first half, \n")
+        let task = Task {
+            let output = Output(
+                edges: [.init(queue: harness.queue, accepts: .all, buffers: false)], telemetry: harness.telemetry)
+            let context = SourceContext(
+                id: "files", output: output, telemetry: harness.telemetry, logger: Logger(label: "test.file"),
+                shutdown: harness.shutdown, onReady: {})
+            var tailer = FileTailer(
+                discovery: GlobDiscovery(include: [directory + "/app.log*"], exclude: []),
+                settings: harness.settings, context: context
+            ) { _ in PieceDecoder() }
+            try await tailer.run()
+            harness.queue.producerFinished()
+        }
+        let whole = try #require(await harness.next())
+        #expect(Harness.messages(whole) == ["whole"])
+        whole.acknowledgement.acknowledge()
+        // kubelet's rotation: rename, then a new file with the rest of the line.
+        #expect(rename(directory + "/app.log", directory + "/app.log.1") == 0)
+        try writeFile(directory + "/app.log", "F second half\n")
+        let merged = try #require(await harness.next())
+        #expect(Harness.messages(merged) == ["first half, second half"], "one stream: the pieces meet across files")
+        // Unacknowledged: the old file's checkpoint stops before its piece, the new one's at its start.
+        #expect(await componentEventually { (try? harness.checkpoints().map(\.offset).sorted()) == [0, 8] })
+        merged.acknowledgement.acknowledge()
+        try await harness.stop(task)
+        #expect(try harness.checkpoints().map(\.offset).sorted() == [14, 23], "acknowledged: both files are done")
+    }
 }
