@@ -403,4 +403,40 @@ import Glibc
         try await harness.stop(task)
         #expect(try harness.checkpoints().map(\.offset).sorted() == [14, 23], "acknowledged: both files are done")
     }
+
+    @Test func copyTruncateWithTheCopyTailedReadsTheRestFromTheCopy() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTree(directory) }
+        let harness = Harness(directory: directory) {
+            $0.maxReadBytes = 14
+            $0.maxUnacknowledgedBytes = 1
+        }
+        try writeFile(directory + "/app.log", lines(0..<10))
+        let task = Task {
+            let output = Output(
+                edges: [.init(queue: harness.queue, accepts: .all, buffers: false)], telemetry: harness.telemetry)
+            let context = SourceContext(
+                id: "files", output: output, telemetry: harness.telemetry, logger: Logger(label: "test.file"),
+                shutdown: harness.shutdown, onReady: {})
+            var tailer = FileTailer(
+                discovery: GlobDiscovery(include: [directory + "/app.log*"], exclude: []),
+                settings: harness.settings, context: context
+            ) { _ in FileLineDecoder(host: "h", multiline: nil) }
+            try await tailer.run()
+            harness.queue.producerFinished()
+        }
+        let first = try #require(await harness.next())
+        #expect(await componentEventually { harness.counter("petrel_file_lines_read_total") == 4 })
+        // logrotate's copytruncate, the tailer looking only once it is done: the copy holds lines 4 to 9 unread.
+        try writeFile(directory + "/app.log", "new-0\nnew-1\n")
+        try writeFile(directory + "/app.log.1", lines(0..<10))
+        first.acknowledgement.acknowledge()
+        let received = await harness.receive(10)
+        #expect(Harness.messages(first) == ["line-0", "line-1"])
+        #expect(received.count == 10)
+        #expect(
+            Set(received) == Set((2..<10).map { "line-\($0)" } + ["new-0", "new-1"]), "every line once, none twice")
+        try await harness.stop(task)
+        #expect(await harness.queue.next() == nil)
+    }
 }

@@ -273,9 +273,12 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
         files[index].size = size
     }
 
-    /// Reads a truncated or rewritten file again from its start, as a new file; what it held unread is lost.
+    /// Reads a truncated or rewritten file again from its start, as a new file; what it held unread is counted
+    /// lost. Copy-truncate leaves a copy of the old contents: if it is tailed too, it starts where the old contents
+    /// were left, so nothing is read twice and the rest is read from it.
     private mutating func startOver(_ index: Int, reason: String) {
         let file = files[index]
+        if let old = file.fingerprint { loaded[old] = file.splitter.lineStart }
         let lost = max(0, file.size - file.splitter.lineStart)
         telemetry.lost(lost, .truncated)
         logger.warning(
