@@ -37,6 +37,9 @@ struct TailedFile {
     let inode: UInt64
     /// `nil` until the first line is there to fingerprint; nothing is read before.
     var fingerprint: UInt64?
+    /// The fingerprint is of a short file's whole contents (it went away before its first line was complete), so
+    /// a first line completed later is not a rewrite.
+    var fingerprintIsWholeFile = false
     var readOffset: Int64 = 0
     /// The size at the last look.
     var size: Int64 = 0
@@ -190,7 +193,8 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
             ledger.renamed(files[index].id, to: path)
         }
         ignored.formIntersection(seen)
-        for index in files.indices.reversed() where files[index].fingerprint != nil {
+        for index in files.indices.reversed()
+        where files[index].fingerprint != nil && !files[index].fingerprintIsWholeFile {
             // Rewritten in place past the read offset (copy-truncate and a burst of writes before a look): the
             // first line changed.
             if let now = FileFingerprint.of(descriptor: files[index].descriptor), now != files[index].fingerprint {
@@ -222,9 +226,9 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
         refresh(index)
         var file = files[index]
         guard file.fingerprint == nil, file.size > 0 else { return }
-        guard
-            let fingerprint = FileFingerprint.of(descriptor: file.descriptor) ?? (force ? forcedFingerprint(file) : nil)
-        else { return }
+        let firstLine = FileFingerprint.of(descriptor: file.descriptor)
+        guard let fingerprint = firstLine ?? (force ? forcedFingerprint(file) : nil) else { return }
+        file.fingerprintIsWholeFile = firstLine == nil
         if files.contains(where: { $0.fingerprint == fingerprint }) {
             logger.info(
                 "Not tailing a copy of a file already tailed",
@@ -286,6 +290,7 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
         ledger.close(file.id)
         files[index].id = takeFileID()
         files[index].fingerprint = nil
+        files[index].fingerprintIsWholeFile = false
         files[index].presentAtStart = false
         files[index].readOffset = 0
         files[index].splitter = LineSplitter(maxLineBytes: settings.maxLineBytes, offset: 0)
