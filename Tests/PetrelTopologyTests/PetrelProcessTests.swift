@@ -12,7 +12,10 @@ import Testing
         return packageRoot.appendingPathComponent(".build/debug/petrel")
     }
 
-    private func petrel(_ arguments: [String], environment: [String: String] = [:]) throws -> (Process, Pipe, Pipe) {
+    /// Starts the binary with both pipes read from the start, so a chatty child never blocks on a full pipe.
+    private func petrel(
+        _ arguments: [String], environment: [String: String] = [:]
+    ) throws -> (Process, output: Task<String, Never>, errors: Task<String, Never>) {
         let process = Process()
         process.executableURL = Self.binary
         process.arguments = arguments
@@ -23,13 +26,13 @@ import Testing
         process.standardOutput = output
         process.standardError = errors
         try process.run()
-        return (process, output, errors)
+        return (process, read(output), read(errors))
     }
 
-    /// Everything left in a pipe, read off the cooperative pool.
-    private func read(_ pipe: Pipe) async -> String {
+    /// Everything the pipe will carry, read off the cooperative pool until the child closes it.
+    private func read(_ pipe: Pipe) -> Task<String, Never> {
         let handle = pipe.fileHandleForReading
-        return await offload { String(decoding: handle.readDataToEndOfFile(), as: UTF8.self) }
+        return Task { await offload { String(decoding: handle.readDataToEndOfFile(), as: UTF8.self) } }
     }
 
     @Test func defaultConfigPrintsEventsServesMetricsAndDrainsOnSIGTERM() async throws {
@@ -65,7 +68,7 @@ import Testing
         #expect(process.terminationStatus == 0)
         #expect(process.terminationReason == .exit)
 
-        let lines = await read(output)
+        let lines = await output.value
             .split(separator: "\n")
         let events = try lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
         let kinds = Set(events.compactMap { $0["kind"] as? String })
@@ -104,7 +107,7 @@ import Testing
         """.write(to: file, atomically: true, encoding: .utf8)
         let (process, _, errors) = try petrel(["validate", "--config", file.path])
         await offload { process.waitUntilExit() }
-        let text = await read(errors)
+        let text = await errors.value
         #expect(process.terminationStatus == 1)
         #expect(text.contains("sinks.out.inputs[0]: unknown component \"dmeo\""), "\(text)")
         #expect(text.contains("sinks.out.colour: unknown key"), "\(text)")
@@ -114,7 +117,7 @@ import Testing
         let (process, output, _) = try petrel(["validate", "--config", "config/petrel.yaml"])
         await offload { process.waitUntilExit() }
         #expect(process.terminationStatus == 0)
-        let text = await read(output)
+        let text = await output.value
         #expect(text.contains("valid"))
     }
 
@@ -122,7 +125,7 @@ import Testing
         let (process, output, _) = try petrel(["--version"])
         await offload { process.waitUntilExit() }
         #expect(process.terminationStatus == 0)
-        #expect(await read(output).hasPrefix("0."))
+        #expect(await output.value.hasPrefix("0."))
     }
 }
 
