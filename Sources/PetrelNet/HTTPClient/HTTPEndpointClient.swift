@@ -43,6 +43,10 @@ public final class HTTPEndpointClient: Sendable {
             connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: connections),
             decompression: .disabled)
         configuration.httpVersion = .http1Only
+        // A connection that cannot be made fails its request at once, with the reason (refused, a certificate the CA
+        // does not vouch for), as before: the sink engine retries with its own backoff and logs why. AsyncHTTPClient's
+        // default would retry connecting until `timeout` and then report only that the deadline passed.
+        configuration.connectionPool.retryConnectionEstablishment = false
         // AsyncHTTPClient takes SNI and the name checked from the URL's host; its DNS override then sends the
         // connection to the endpoint's real host.
         if origin.usesTLS, let serverName, serverName != origin.host {
