@@ -26,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         // Already under grpc-swift's transport; the `otlp` source guards each gRPC stream at the HTTP/2 frame level.
         .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
+        // The HTTP client of sinks and `petrel bench` (issue #10: within 5 % of samples per CPU-second, measured).
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         .systemLibrary(name: "CSnappy", pkgConfig: "snappy", providers: [.apt(["libsnappy-dev"])]),
@@ -67,6 +69,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
         .target(
@@ -172,7 +175,13 @@ let package = Package(
         .testTarget(name: "PetrelConfigTests", dependencies: ["PetrelConfig", "PetrelCore"]),
         .testTarget(
             name: "PetrelNetTests",
-            dependencies: ["PetrelNet", "PetrelTestSupport", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "PetrelNet", "PetrelTestSupport", .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
         ),
         .testTarget(name: "PetrelBuffersTests", dependencies: ["PetrelBuffers"]),
         // NIO for the scripted Kubernetes API server, which speaks TLS and streams watches.

@@ -74,11 +74,11 @@ public struct LoadRunner: Sendable {
         // At a fixed rate, request n is due at start + n * interval.
         let meanEvents = Double(profile.events.reduce(0, +)) / Double(max(profile.events.count, 1))
         let interval = rate.map { Duration.seconds(meanEvents / $0) }
+        // One client whose pool holds a keep-alive connection per worker.
+        let client = HTTPEndpointClient(origin: endpoint, connections: connections, timeout: timeout)
         let results = await withTaskGroup(of: ConnectionResult.self) { group in
             for _ in 0..<connections {
                 group.addTask {
-                    let pool = HTTPConnectionPool(endpoint: endpoint, maxIdle: 1)
-                    defer { pool.close() }
                     var result = ConnectionResult()
                     while true {
                         let number = tickets.next()
@@ -93,8 +93,8 @@ public struct LoadRunner: Sendable {
                         let index = number % profile.bodies.count
                         let status: Int
                         do {
-                            let response = try await pool.post(
-                                body: profile.bodies[index], headers: profile.headers, timeout: timeout)
+                            let response = try await client.post(
+                                to: endpoint, body: profile.bodies[index], headers: profile.headers)
                             status = Int(response.status.code)
                         } catch {
                             status = 0
@@ -126,6 +126,7 @@ public struct LoadRunner: Sendable {
             }
             return merged
         }
+        await client.shutdown()
         return Summary(
             elapsed: start.duration(to: .now), requests: results.requests, acceptedRequests: results.acceptedRequests,
             acceptedEvents: results.acceptedEvents, statuses: results.statuses, latency: results.latency)

@@ -119,6 +119,14 @@ public struct TLSClientSettings: TLSContextSettings {
         try TLSMaterial.context(try configuration(applicationProtocols: applicationProtocols))
     }
 
+    /// The configuration with the files read now, once a context has been built from it (the key fits the
+    /// certificate): what the HTTP client hands AsyncHTTPClient.
+    func checkedConfiguration(applicationProtocols: [String]) throws(TLSFileError) -> TLSConfiguration {
+        let configuration = try configuration(applicationProtocols: applicationProtocols)
+        _ = try TLSMaterial.context(configuration)
+        return configuration
+    }
+
     private func configuration(applicationProtocols: [String]) throws(TLSFileError) -> TLSConfiguration {
         let material = try TLSMaterial.load(certificateFile: certificateFile, keyFile: keyFile, caFile: caFile)
         var configuration = TLSConfiguration.makeClientConfiguration()

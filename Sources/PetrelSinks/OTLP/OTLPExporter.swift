@@ -17,7 +17,7 @@ protocol OTLPExporter: Sendable {
     func run() async throws
 
     /// No more requests will be made.
-    func shutdown()
+    func shutdown() async
 }
 
 /// An export request ready to send, with the batches it was made from.

@@ -16,17 +16,14 @@ final class OTLPHTTPExporter: OTLPExporter {
     }
 
     private let config: OTLPSinkConfig
-    private let traces: HTTPConnectionPool
-    private let logs: HTTPConnectionPool
+    /// Both signals' paths are on the configured endpoint's host, so they share its connections.
+    private let client: HTTPEndpointClient
 
-    init(config: OTLPSinkConfig, tls: ReloadingTLSContext?) {
+    init(config: OTLPSinkConfig, tls: ReloadingClientTLS?) {
         self.config = config
-        traces = HTTPConnectionPool(
-            endpoint: config.httpEndpoint(for: .traces), maxIdle: config.request.concurrency, tls: tls,
-            serverName: config.request.tls.serverName)
-        logs = HTTPConnectionPool(
-            endpoint: config.httpEndpoint(for: .logs), maxIdle: config.request.concurrency, tls: tls,
-            serverName: config.request.tls.serverName)
+        client = HTTPEndpointClient(
+            origin: config.endpoint, connections: config.request.concurrency, timeout: config.request.timeout,
+            tls: tls, serverName: config.request.tls.serverName)
     }
 
     func prepare(_ batch: OTLPBatch) throws -> Request {
@@ -45,8 +42,8 @@ final class OTLPHTTPExporter: OTLPExporter {
     func export(_ request: Request) async -> SendOutcome {
         let response: HTTPClientResponse
         do {
-            response = try await pool(request.signal).post(
-                body: request.body, headers: makeHeaders(), timeout: config.request.timeout)
+            response = try await client.post(
+                to: config.httpEndpoint(for: request.signal), body: request.body, headers: makeHeaders())
         } catch {
             return .retry(reason: "\(error)", after: nil)
         }
@@ -57,13 +54,8 @@ final class OTLPHTTPExporter: OTLPExporter {
 
     func run() async throws {}
 
-    func shutdown() {
-        traces.close()
-        logs.close()
-    }
-
-    private func pool(_ signal: Signal) -> HTTPConnectionPool {
-        signal == .logs ? logs : traces
+    func shutdown() async {
+        await client.shutdown()
     }
 
     private func makeHeaders() -> HTTPHeaders {

@@ -20,15 +20,17 @@ public struct OTLPSink: Sink {
     }
 
     public func run(_ input: SinkInput, _ context: SinkContext) async throws {
-        let tls =
-            config.endpoint.usesTLS
-            ? try ReloadingTLSContext(
-                config.request.tls, applicationProtocols: config.transport == .grpc ? ["h2"] : ["http/1.1"],
-                logger: context.logger)
-            : nil
         switch config.transport {
-        case .grpc: try await run(input, context, exporter: OTLPGRPCExporter(config: config, tls: tls))
-        case .http: try await run(input, context, exporter: OTLPHTTPExporter(config: config, tls: tls))
+        case .grpc:
+            let tls =
+                config.endpoint.usesTLS
+                ? try ReloadingTLSContext(config.request.tls, applicationProtocols: ["h2"], logger: context.logger)
+                : nil
+            try await run(input, context, exporter: OTLPGRPCExporter(config: config, tls: tls))
+        case .http:
+            let tls =
+                config.endpoint.usesTLS ? try ReloadingClientTLS(config.request.tls, logger: context.logger) : nil
+            try await run(input, context, exporter: OTLPHTTPExporter(config: config, tls: tls))
         }
     }
 
@@ -51,10 +53,10 @@ public struct OTLPSink: Sink {
                     pull: { await input.next(until: $0) },
                     prepare: { PreparedExport(message: try exporter.prepare($0.batch), pending: $0) })
             } catch {
-                exporter.shutdown()
+                await exporter.shutdown()
                 throw error
             }
-            exporter.shutdown()
+            await exporter.shutdown()
             try await connections.waitForAll()
         }
     }

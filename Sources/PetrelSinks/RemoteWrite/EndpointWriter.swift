@@ -20,22 +20,22 @@ final class EndpointWriter: Sendable {
     private let protocolHeaders: HTTPHeaders
     private let context: SinkContext
     private let queue: BoundedQueue<RoutedBatch>
-    private let pool: HTTPConnectionPool
+    private let client: HTTPEndpointClient
     private let healthy = Atomic<Bool>(true)
     private let probing = Atomic<Bool>(false)
     private let healthGauge: Gauge
     private let retries: Counter
 
-    init(endpoint: HTTPEndpoint, config: RemoteWriteSinkConfig, tls: ReloadingTLSContext?, context: SinkContext) {
+    init(endpoint: HTTPEndpoint, config: RemoteWriteSinkConfig, tls: ReloadingClientTLS?, context: SinkContext) {
         self.endpoint = endpoint
         self.seed = XXHash64.hash(Array(endpoint.description.utf8))
         self.config = config
         self.protocolHeaders = Self.protocolHeaders(config.protocolVersion)
         self.context = context
         self.queue = BoundedQueue(capacity: config.bufferBatches, producers: 1)
-        self.pool = HTTPConnectionPool(
-            endpoint: endpoint, maxIdle: config.request.concurrency, tls: tls, serverName: config.request.tls.serverName
-        )
+        self.client = HTTPEndpointClient(
+            origin: endpoint, connections: config.request.concurrency, timeout: config.request.timeout, tls: tls,
+            serverName: config.request.tls.serverName)
         let labels = [("component_id", context.id), ("endpoint", endpoint.description)]
         self.healthGauge = context.telemetry.registry.gauge(
             "petrel_remote_write_endpoint_healthy",
@@ -58,8 +58,9 @@ final class EndpointWriter: Sendable {
         queue.producerFinished()
     }
 
-    func close() {
-        pool.close()
+    /// Closes the endpoint's connections; a request still running fails.
+    func close() async {
+        await client.shutdown()
     }
 
     func run(router: SeriesRouter) async throws {
@@ -91,7 +92,7 @@ final class EndpointWriter: Sendable {
         var headers = protocolHeaders
         config.request.addHeaders(to: &headers)
         do {
-            let response = try await pool.post(body: body, headers: headers, timeout: config.request.timeout)
+            let response = try await client.post(to: endpoint, body: body, headers: headers)
             return HTTPAnswer.outcome(
                 of: response, wireBytes: body.readableBytes, retryable: HTTPAnswer.remoteWriteRetryable)
         } catch {

@@ -21,14 +21,22 @@ public struct RemoteWriteSink: Sink {
     public func run(_ input: SinkInput, _ context: SinkContext) async throws {
         let tls =
             config.endpoints.contains(where: \.usesTLS)
-            ? try ReloadingTLSContext(
-                config.request.tls, applicationProtocols: ["http/1.1"], logger: context.logger)
+            ? try ReloadingClientTLS(config.request.tls, logger: context.logger)
             : nil
         let writers = config.endpoints.map { endpoint in
             EndpointWriter(endpoint: endpoint, config: config, tls: tls, context: context)
         }
         let router = SeriesRouter(writers: writers, mode: config.mode)
-        defer { for writer in writers { writer.close() } }
+        do {
+            try await run(input, writers: writers, router: router)
+        } catch {
+            for writer in writers { await writer.close() }
+            throw error
+        }
+        for writer in writers { await writer.close() }
+    }
+
+    private func run(_ input: SinkInput, writers: [EndpointWriter], router: SeriesRouter) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for writer in writers {
                 group.addTask { try await writer.run(router: router) }

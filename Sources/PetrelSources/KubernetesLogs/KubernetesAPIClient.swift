@@ -6,28 +6,37 @@ import PetrelNet
 
 /// GETs against the Kubernetes API with the service account's token: whole answers (LIST, a node) and watches.
 ///
-/// Each request opens its own connection: a LIST or a node comes every few minutes at most, and a watch holds its
-/// connection for as long as it lasts.
+/// Whole answers go through one client bounded by `request_timeout`; watches through another whose read timeout
+/// is longer than any watch the server is asked to hold. Call `shutdown()` once done.
 final class KubernetesAPIClient: Sendable {
-    private let pool: HTTPConnectionPool
+    private let endpoint: HTTPEndpoint
+    private let requests: HTTPEndpointClient
+    private let watches: HTTPEndpointClient
     private let token: ReloadingCredentialFile
-    private let requestTimeout: Duration
 
-    init(config: KubernetesAPIConfig, logger: Logger) throws(TLSFileError) {
-        let tls =
-            config.endpoint.usesTLS
-            ? try ReloadingTLSContext(config.tlsSettings, applicationProtocols: ["http/1.1"], logger: logger) : nil
-        pool = HTTPConnectionPool(endpoint: config.endpoint, maxIdle: 0, tls: tls)
+    /// `watchIdleTimeout`: silence on a watch for this long means its connection is gone.
+    init(config: KubernetesAPIConfig, tls: ReloadingClientTLS?, watchIdleTimeout: Duration) {
+        endpoint = config.endpoint
+        requests = HTTPEndpointClient(origin: config.endpoint, connections: 2, timeout: config.requestTimeout, tls: tls)
+        watches = HTTPEndpointClient(origin: config.endpoint, connections: 1, timeout: watchIdleTimeout, tls: tls)
         token = ReloadingCredentialFile(path: config.tokenFile, checkInterval: config.tokenCheckInterval)
-        requestTimeout = config.requestTimeout
+    }
+
+    func shutdown() async {
+        await requests.shutdown()
+        await watches.shutdown()
+    }
+
+    private func endpoint(_ target: String) -> HTTPEndpoint {
+        var endpoint = self.endpoint
+        endpoint.target = target
+        return endpoint
     }
 
     /// The whole body of a 200 answer to GET `target`, at most `maxBytes`; `what` names the request in errors.
     func get(_ target: String, what: String, maxBytes: Int) async throws -> [UInt8] {
         try await naming(what) {
-            try await pool.stream(
-                get: target, headers: headers(), connectTimeout: requestTimeout, idleTimeout: requestTimeout
-            ) { response in
+            try await requests.stream(get: endpoint(target), headers: headers()) { response in
                 var body: [UInt8] = []
                 for try await chunk in response.body {
                     guard body.count + chunk.readableBytes <= maxBytes else {
@@ -42,15 +51,13 @@ final class KubernetesAPIClient: Sendable {
     }
 
     /// GETs a watch and hands each event line to `onLine` as it arrives; returns when the server ends the watch
-    /// (its `timeoutSeconds`), throws when the connection drops, reads nothing for `idleTimeout`, or is refused.
+    /// (its `timeoutSeconds`), throws when the connection drops, reads nothing for the watch idle timeout, or is
+    /// refused.
     func watch(
-        _ target: String, idleTimeout: Duration, maxLineBytes: Int,
-        onLine: (ArraySlice<UInt8>) throws -> Void
+        _ target: String, maxLineBytes: Int, onLine: (ArraySlice<UInt8>) throws -> Void
     ) async throws {
         try await naming("pod watch") {
-            try await pool.stream(
-                get: target, headers: headers(), connectTimeout: requestTimeout, idleTimeout: idleTimeout
-            ) { response in
+            try await watches.stream(get: endpoint(target), headers: headers()) { response in
                 guard response.status == .ok else {
                     var body: [UInt8] = []
                     for try await chunk in response.body where body.count < 65536 {
@@ -79,7 +86,7 @@ final class KubernetesAPIClient: Sendable {
             throw error
         } catch {
             if error is CancellationError || Task.isCancelled { throw CancellationError() }
-            throw KubernetesAPIError.transport("the \(what) to \(pool.endpoint)", error)
+            throw KubernetesAPIError.transport("the \(what) to \(endpoint)", error)
         }
     }
 

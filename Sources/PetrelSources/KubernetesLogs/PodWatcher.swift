@@ -28,11 +28,18 @@ public final class PodWatcher: Sendable {
         self.index = index
         self.telemetry = telemetry
         self.logger = logger
-        client = try KubernetesAPIClient(config: config, logger: logger)
+        let tls = config.endpoint.usesTLS ? try ReloadingClientTLS(config.tlsSettings, logger: logger) : nil
+        // The server ends a watch after at most twice `watch_timeout`; silence well beyond that means it is gone.
+        client = KubernetesAPIClient(config: config, tls: tls, watchIdleTimeout: config.watchTimeout * 2 + .seconds(30))
     }
 
-    /// Watches until the task is cancelled.
+    /// Watches until the task is cancelled, then closes its connections. Runs once.
     public func run() async {
+        await watchUntilCancelled()
+        await client.shutdown()
+    }
+
+    private func watchUntilCancelled() async {
         var resourceVersion: String?
         var backoff = RetryBackoff(initial: config.retryInitialDelay, maximum: config.retryMaxDelay)
         var nodeLabelsDue = ContinuousClock.now
@@ -113,12 +120,10 @@ public final class PodWatcher: Sendable {
         let target =
             podsPath + "&watch=1&allowWatchBookmarks=true&resourceVersion=\(resourceVersion ?? "0")"
             + "&timeoutSeconds=\(seconds)"
-        // The server ends the watch after `seconds`; silence well beyond that means the connection is gone.
-        let idleTimeout = Duration.seconds(seconds) + .seconds(30)
         var events = 0
         var version = resourceVersion
         defer { resourceVersion = version }
-        try await client.watch(target, idleTimeout: idleTimeout, maxLineBytes: Self.maxEventBytes) { line in
+        try await client.watch(target, maxLineBytes: Self.maxEventBytes) { line in
             events += 1
             switch try KubernetesWatchEvent.decode(line) {
             case .added(let pod), .modified(let pod):

@@ -12,21 +12,23 @@ protocol Poster: Sendable {
     func shutdown() async throws
 }
 
-/// Petrel's client: one `HTTPConnectionPool` shared by every worker, keeping up to `connections` idle.
+/// Petrel's client: one `HTTPEndpointClient` (AsyncHTTPClient since issue #10, with Petrel's bounded body read and
+/// retry on a closed keep-alive connection) shared by every worker, with up to `connections` connections.
 struct PetrelPoster: Poster {
-    let pool: HTTPConnectionPool
+    let client: HTTPEndpointClient
+    let endpoint: HTTPEndpoint
 
     init(url: String, connections: Int) {
-        let endpoint = try! HTTPEndpoint.parse(url).get()
-        pool = HTTPConnectionPool(endpoint: endpoint, maxIdle: connections)
+        endpoint = try! HTTPEndpoint.parse(url).get()
+        client = HTTPEndpointClient(origin: endpoint, connections: connections, timeout: .seconds(30))
     }
 
     func post(_ body: ByteBuffer, headers: HTTPHeaders) async throws -> Bool {
-        let response = try await pool.post(body: body, headers: headers, timeout: .seconds(30))
+        let response = try await client.post(to: endpoint, body: body, headers: headers)
         return (200..<300).contains(response.status.code)
     }
 
-    func shutdown() async throws { pool.close() }
+    func shutdown() async throws { await client.shutdown() }
 }
 
 /// AsyncHTTPClient with its defaults (logging off, no decompression), its pool limited to `connections` connections.

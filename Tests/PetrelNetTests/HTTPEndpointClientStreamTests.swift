@@ -7,12 +7,21 @@ import Testing
 @testable import PetrelNet
 
 /// The streaming GET a watch runs on: chunks as they come over TLS, the read-idle timeout, cancellation.
-@Suite struct HTTPStreamingGetTests {
-    private func pool(_ server: ScriptedKubernetesAPI) throws -> HTTPConnectionPool {
+@Suite struct HTTPEndpointClientStreamTests {
+    /// A client of `server` whose waits for bytes last at most `timeout`; the test shuts it down.
+    private func client(_ server: ScriptedKubernetesAPI, timeout: Duration = .seconds(30)) throws -> HTTPEndpointClient
+    {
         var settings = TLSClientSettings()
         settings.caFile = server.caFile
-        let tls = try ReloadingTLSContext(settings, applicationProtocols: ["http/1.1"], logger: Logger(label: "test"))
-        return HTTPConnectionPool(endpoint: try HTTPEndpoint.parse(server.url).get(), maxIdle: 0, tls: tls)
+        let tls = try ReloadingClientTLS(settings, logger: Logger(label: "test"))
+        return HTTPEndpointClient(
+            origin: try HTTPEndpoint.parse(server.url).get(), connections: 1, timeout: timeout, tls: tls)
+    }
+
+    private func watch(_ server: ScriptedKubernetesAPI) throws -> HTTPEndpoint {
+        var endpoint = try HTTPEndpoint.parse(server.url).get()
+        endpoint.target = "/api/v1/pods?watch=1"
+        return endpoint
     }
 
     private func server() async throws -> (TestCertificates, ScriptedKubernetesAPI) {
@@ -27,10 +36,8 @@ import Testing
     @Test func theBodyArrivesAsTheServerWritesItAndEndsWithTheResponse() async throws {
         let (certificates, server) = try await server()
         server.enqueue(.stream([.event("one"), .pause, .event("two"), .end]))
-        let pool = try pool(server)
-        let received = try await pool.stream(
-            get: "/api/v1/pods?watch=1", headers: headers, connectTimeout: .seconds(10), idleTimeout: .seconds(30)
-        ) { response in
+        let client = try client(server)
+        let received = try await client.stream(get: watch(server), headers: headers) { response in
             #expect(response.status == .ok)
             var text = ""
             for try await chunk in response.body {
@@ -40,6 +47,7 @@ import Testing
             }
             return text
         }
+        await client.shutdown()
         await server.stop()
         #expect(received == "one\ntwo\n")
         #expect(server.requests.map(\.target) == ["/api/v1/pods?watch=1"])
@@ -48,16 +56,14 @@ import Testing
 
     @Test func aServerThatGoesSilentIsATimeoutNotAHang() async throws {
         let (certificates, server) = try await server()
-        let pool = try pool(server)
+        let client = try client(server, timeout: .milliseconds(300))
         // Nothing queued: the server sends the head and then nothing.
-        await #expect(throws: HTTPClientError.self) {
-            try await pool.stream(
-                get: "/api/v1/pods?watch=1", headers: headers, connectTimeout: .seconds(10),
-                idleTimeout: .milliseconds(300)
-            ) { response in
+        await #expect(throws: (any Error).self) {
+            try await client.stream(get: watch(server), headers: headers) { response in
                 for try await _ in response.body {}
             }
         }
+        await client.shutdown()
         await server.stop()
         withExtendedLifetime(certificates) {}
     }
@@ -65,31 +71,29 @@ import Testing
     @Test func aDroppedConnectionIsAnErrorNotAnEnd() async throws {
         let (certificates, server) = try await server()
         server.enqueue(.stream([.event("one"), .drop]))
-        let pool = try pool(server)
+        let client = try client(server)
         await #expect(throws: (any Error).self) {
-            try await pool.stream(
-                get: "/api/v1/pods?watch=1", headers: headers, connectTimeout: .seconds(10), idleTimeout: .seconds(30)
-            ) { response in
+            try await client.stream(get: watch(server), headers: headers) { response in
                 for try await _ in response.body {}
             }
         }
+        await client.shutdown()
         await server.stop()
         withExtendedLifetime(certificates) {}
     }
 
     @Test func cancellingTheTaskClosesAHeldStream() async throws {
         let (certificates, server) = try await server()
-        let pool = try pool(server)
+        let client = try client(server, timeout: .seconds(600))
         let task = Task {
-            try await pool.stream(
-                get: "/api/v1/pods?watch=1", headers: headers, connectTimeout: .seconds(10), idleTimeout: .seconds(600)
-            ) { response in
+            try await client.stream(get: watch(server), headers: headers) { response in
                 for try await _ in response.body {}
             }
         }
         #expect(await server.wait { $0.requests.count == 1 })
         task.cancel()
-        await #expect(throws: CancellationError.self) { try await task.value }
+        await #expect(throws: (any Error).self) { try await task.value }
+        await client.shutdown()
         await server.stop()
         withExtendedLifetime(certificates) {}
     }

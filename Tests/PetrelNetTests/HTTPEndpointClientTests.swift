@@ -1,0 +1,210 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+import PetrelTestSupport
+import Synchronization
+import Testing
+
+@testable import PetrelNet
+
+/// A loopback HTTP/1.1 server that does with each request what the test's script says for its connection and its
+/// place on that connection, and counts both.
+private final class ScriptedServer: Sendable {
+    enum Answer: Sendable {
+        /// The status with a body of `bodyBytes` bytes, keeping the connection.
+        case status(HTTPResponseStatus, bodyBytes: Int = 0)
+        /// Closes the connection without answering, as a server does with a keep-alive connection it timed out.
+        case close
+        /// Never answers.
+        case hold
+    }
+
+    typealias Script = @Sendable (_ connection: Int, _ request: Int) -> Answer
+
+    /// What the server's connections count, shared with their handlers.
+    private final class Counts: Sendable {
+        let connections = Atomic<Int>(0)
+        let requests = Atomic<Int>(0)
+    }
+
+    private let channel: Channel
+    private let counts = Counts()
+    let port: Int
+
+    var connections: Int { counts.connections.load(ordering: .relaxed) }
+    var requests: Int { counts.requests.load(ordering: .relaxed) }
+
+    init(tls: NIOSSLContext? = nil, script: @escaping Script) async throws {
+        let counts = self.counts
+        channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let connection = counts.connections.add(1, ordering: .relaxed).newValue
+                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(
+                        ScriptedHandler(connection: connection, script: script) {
+                            counts.requests.add(1, ordering: .relaxed)
+                        })
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        port = channel.localAddress?.port ?? 0
+    }
+
+    func stop() async throws {
+        try await channel.close()
+    }
+}
+
+private final class ScriptedHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let connection: Int
+    private let script: ScriptedServer.Script
+    private let received: @Sendable () -> Void
+    private var requests = 0
+
+    init(connection: Int, script: @escaping ScriptedServer.Script, received: @escaping @Sendable () -> Void) {
+        self.connection = connection
+        self.script = script
+        self.received = received
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .end = unwrapInboundIn(data) else { return }
+        requests += 1
+        received()
+        switch script(connection, requests) {
+        case .close:
+            context.close(promise: nil)
+        case .hold:
+            break
+        case .status(let status, let bodyBytes):
+            var head = HTTPResponseHead(version: .http1_1, status: status)
+            head.headers.add(name: "Content-Length", value: String(bodyBytes))
+            context.write(wrapOutboundOut(.head(head)), promise: nil)
+            if bodyBytes > 0 {
+                let body = ByteBuffer(repeating: UInt8(ascii: "x"), count: bodyBytes)
+                context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+            }
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        }
+    }
+}
+
+@Suite struct HTTPEndpointClientTests {
+    private func endpoint(_ server: ScriptedServer, scheme: String = "http") throws -> HTTPEndpoint {
+        try HTTPEndpoint.parse("\(scheme)://127.0.0.1:\(server.port)/api/v1/write").get()
+    }
+
+    private func post(_ client: HTTPEndpointClient, _ endpoint: HTTPEndpoint) async throws -> HTTPClientResponse {
+        try await client.post(to: endpoint, body: ByteBuffer(string: "payload"), headers: [:])
+    }
+
+    @Test func aRequestOnAKeepAliveConnectionTheServerClosedIsSentAgainOnANewOne() async throws {
+        let server = try await ScriptedServer { connection, request in
+            connection == 1 && request == 2 ? .close : .status(.noContent)
+        }
+        let endpoint = try endpoint(server)
+        let client = HTTPEndpointClient(origin: endpoint, connections: 1, timeout: .seconds(30))
+        // Results, not `try`: the client is shut down whatever happens (AsyncHTTPClient traps on one that is not).
+        let first = await Result(catching: { try await post(client, endpoint) })
+        let second = await Result(catching: { try await post(client, endpoint) })
+        await client.shutdown()
+        try await server.stop()
+        #expect(try first.get().status == .noContent)
+        #expect(try second.get().status == .noContent, "AsyncHTTPClient alone fails it: remoteConnectionClosed")
+        #expect(server.connections == 2, "the first connection was reused, then replaced")
+        #expect(server.requests == 3)
+    }
+
+    @Test func aHugeErrorBodyIsCutAtTheLimitAndTheStatusKept() async throws {
+        let server = try await ScriptedServer { connection, _ in
+            connection == 1 ? .status(.internalServerError, bodyBytes: 16 * 1024 * 1024) : .status(.noContent)
+        }
+        let endpoint = try endpoint(server)
+        let client = HTTPEndpointClient(origin: endpoint, connections: 1, timeout: .seconds(30))
+        let huge = await Result(catching: { try await post(client, endpoint) })
+        let next = await Result(catching: { try await post(client, endpoint) })
+        await client.shutdown()
+        try await server.stop()
+        #expect(try huge.get().status == .internalServerError)
+        #expect(try huge.get().body.readableBytes == HTTPEndpointClient.maxBodyBytes)
+        #expect(try next.get().status == .noContent, "the cut body's connection was closed and a new one answered")
+    }
+
+    @Test func cancellationEndsARequestTheServerHolds() async throws {
+        let server = try await ScriptedServer { _, _ in .hold }
+        let endpoint = try endpoint(server)
+        let client = HTTPEndpointClient(origin: endpoint, connections: 1, timeout: .seconds(600))
+        let request = Task { try await post(client, endpoint) }
+        while server.requests == 0 { try await Task.sleep(for: .milliseconds(20)) }
+        request.cancel()
+        let result = await request.result
+        await client.shutdown()
+        try await server.stop()
+        #expect(throws: (any Error).self) { try result.get() }
+    }
+
+    @Test func theTimeoutEndsARequestTheServerHolds() async throws {
+        let server = try await ScriptedServer { _, _ in .hold }
+        let endpoint = try endpoint(server)
+        let client = HTTPEndpointClient(origin: endpoint, connections: 1, timeout: .milliseconds(500))
+        let result = await Result(catching: { try await post(client, endpoint) })
+        await client.shutdown()
+        try await server.stop()
+        #expect(throws: (any Error).self) { try result.get() }
+        #expect(server.requests == 1)
+    }
+
+    @Test func newConnectionsUseTheTLSFilesAsTheyAreNowWithTheServerNameGiven() async throws {
+        let certificates = try TestCertificates()
+        let served = try certificates.issue("server", commonName: "server")
+        let client = try certificates.issue("client", commonName: "client")
+        var serverTLS = TLSConfiguration.makeServerConfiguration(
+            certificateChain: try NIOSSLCertificate.fromPEMFile(served.crt).map { .certificate($0) },
+            privateKey: .privateKey(try NIOSSLPrivateKey(file: served.key, format: .pem)))
+        serverTLS.certificateVerification = .noHostnameVerification
+        serverTLS.trustRoots = .file(certificates.path("ca.crt"))
+        let server = try await ScriptedServer(tls: try NIOSSLContext(configuration: serverTLS)) { _, _ in
+            .status(.noContent)
+        }
+        // The client trusts the wrong CA first.
+        let caFile = certificates.path("trusted.crt")
+        try FileManager.default.copyItem(atPath: certificates.path("rogue-ca.crt"), toPath: caFile)
+        var settings = TLSClientSettings()
+        settings.caFile = caFile
+        settings.certificateFile = client.crt
+        settings.keyFile = client.key
+        settings.serverName = "localhost"
+        let tls = try ReloadingClientTLS(settings, logger: Logger(label: "test"), checkInterval: .zero)
+        let endpoint = try endpoint(server, scheme: "https")
+        let httpClient = HTTPEndpointClient(
+            origin: endpoint, connections: 1, timeout: .seconds(30), tls: tls, serverName: settings.serverName)
+        let refused = await Result(catching: { try await post(httpClient, endpoint) })
+
+        try FileManager.default.removeItem(atPath: caFile)
+        try FileManager.default.copyItem(atPath: certificates.path("ca.crt"), toPath: caFile)
+        let accepted = await Result(catching: { try await post(httpClient, endpoint) })
+        await httpClient.shutdown()
+        try await server.stop()
+        #expect(throws: (any Error).self, "the rogue CA does not vouch for the server") { try refused.get() }
+        #expect(try accepted.get().status == .noContent)
+    }
+}
+
+extension Result where Failure == any Error {
+    /// The outcome of an async throwing call.
+    fileprivate init(catching body: () async throws -> Success) async {
+        do {
+            self = .success(try await body())
+        } catch {
+            self = .failure(error)
+        }
+    }
+}
