@@ -1,9 +1,9 @@
+import HummingbirdCore
 import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
 import PetrelCore
-import Synchronization
 
 /// A request as an ingest handler sees it: the whole body, already read and size-checked.
 public struct HTTPIngestRequest: Sendable {
@@ -34,7 +34,8 @@ public struct HTTPIngestResponse: Sendable {
     }
 }
 
-/// An HTTP/1.1 server with keep-alive and pipelining: push sources (remote-write, OTLP/HTTP) and the API run on it.
+/// An HTTP/1.1 server on Hummingbird with keep-alive and pipelining: push sources (remote-write, OTLP/HTTP) and the
+/// API run on it.
 ///
 /// Bodies are read whole, up to `maxBodySize` (413 past it, at once when `Content-Length` says so), counted against
 /// the pipeline's memory limit while they are read (429 when it is held), then handed to an async handler. The
@@ -49,14 +50,8 @@ public final class HTTPIngestServer: Sendable {
 
     public let settings: HTTPServerSettings
     private let tls: ReloadingTLSContext?
-    private let authenticator: SourceAuthenticator?
-    private let openPaths: Set<String>
-    private let memory: MemoryLimit?
-    private let handler: Handler
-    private let tooLarge: TooLarge
-    private let busy: Refusal
     private let logger: Logger
-    private let connections = ConnectionTracker()
+    private let ingest: HTTPIngestResponder
 
     public var host: String { settings.host }
     public var port: Int { settings.port }
@@ -74,23 +69,22 @@ public final class HTTPIngestServer: Sendable {
     ) {
         self.settings = settings
         self.tls = tls
-        self.authenticator = authenticator
-        self.openPaths = openPaths
-        self.memory = memory
         self.logger = logger
         let maxBodySize = settings.maxBodySize
-        self.tooLarge =
-            tooLarge ?? { _ in .error(.payloadTooLarge, "request body exceeds the limit of \(maxBodySize) bytes") }
         let (seconds, attoseconds) = settings.retryAfter.components
         let retryAfter = String(max(1, seconds + (attoseconds > 0 ? 1 : 0)))
-        self.busy =
-            busy ?? { _ in
-                var response = HTTPIngestResponse.error(
-                    .tooManyRequests, "request bodies being read hold the memory limit; retry later")
-                response.headers.add(name: "Retry-After", value: retryAfter)
-                return response
-            }
-        self.handler = handler
+        self.ingest = HTTPIngestResponder(
+            settings: settings, authenticator: authenticator, openPaths: openPaths, memory: memory,
+            tooLarge: tooLarge
+                ?? { _ in .error(.payloadTooLarge, "request body exceeds the limit of \(maxBodySize) bytes") },
+            busy: busy
+                ?? { _ in
+                    var response = HTTPIngestResponse.error(
+                        .tooManyRequests, "request bodies being read hold the memory limit; retry later")
+                    response.headers.add(name: "Retry-After", value: retryAfter)
+                    return response
+                },
+            handler: handler)
     }
 
     /// A server with the default limits and no memory limit (test receivers, tools).
@@ -105,101 +99,80 @@ public final class HTTPIngestServer: Sendable {
 
     /// Serves until `shutdown` fires, then drains; `onListening` gets the bound port.
     public func run(shutdown: ShutdownSignal, onListening: @Sendable (Int) -> Void) async throws {
-        let connections = self.connections
         let maxConnections = settings.limits.maxConnections
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.backlog, value: 256)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .serverChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ConnectionLimiter(maxConnections: maxConnections))
-                }
-            }
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.maxMessagesPerRead, value: 16)
-            .childChannelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture {
-                    guard connections.opened(channel) else {
-                        channel.close(promise: nil)
-                        return
-                    }
-                    try configureConnection(channel)
-                }
-            }
-            .bind(host: settings.host, port: settings.port)
-            .get()
-        onListening(channel.localAddress?.port ?? settings.port)
-        await shutdown.wait()
-        try? await channel.close()
-        await connections.quiesce()
-    }
-
-    /// The one place a connection's pipeline is built: TLS first, HTTP/1.1 codec, pipelining, the answer to malformed
-    /// requests, the credentials check, then the request handler.
-    private func configureConnection(_ channel: Channel) throws {
-        let pipeline = channel.pipeline.syncOperations
-        if let tls { try pipeline.addHandler(tls.makeServerHandler()) }
-        try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
-        if let authenticator {
-            try pipeline.addHandler(HTTPAuthHandler(authenticator: authenticator, openPaths: openPaths))
+        let (bound, listening) = AsyncStream.makeStream(of: Int.self)
+        // Hummingbird logs its own start at info; Petrel's sources log theirs.
+        var serverLogger = logger
+        serverLogger.logLevel = max(logger.logLevel, .warning)
+        let server = Server(
+            childChannelSetup: HTTPIngestChannel(settings: settings, tls: tls, responder: ingest.respond),
+            configuration: ServerConfiguration(
+                address: .hostname(settings.host, port: settings.port), backlog: 256, reuseAddress: true),
+            onServerRunning: { channel in
+                // Hummingbird's bootstrap takes no handler for its listening channel; this one goes in front of its
+                // accept handler before the first connection is awaited.
+                try? await channel.eventLoop.submit {
+                    try channel.pipeline.syncOperations.addHandler(
+                        ConnectionLimiter(maxConnections: maxConnections), position: .first)
+                }.get()
+                listening.yield(channel.localAddress?.port ?? 0)
+                listening.finish()
+            },
+            eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: serverLogger)
+        // Not a child task: cancelling `run` (a shutdown deadline) must not cancel the requests in flight, whose
+        // answers (503 when the pipeline did not take a body in time) still have to be written.
+        let serving = Task {
+            defer { listening.finish() }
+            try await server.run()
         }
-        try pipeline.addHandler(
-            HTTPIngestHandler(
-                settings: settings, memory: memory, tooLarge: tooLarge, busy: busy, handler: handler, logger: logger
-            ))
+        var ports = bound.makeAsyncIterator()
+        guard let port = await ports.next() else {
+            // Cancelled before the server listened, or it stopped (a bind that failed, thrown here).
+            try await server.shutdownGracefully()
+            try await serving.value
+            return
+        }
+        onListening(port)
+        await shutdown.wait()
+        // Stops accepting, closes idle connections, lets requests in flight finish and waits for all to close.
+        try await server.shutdownGracefully()
+        try await serving.value
     }
 }
 
-/// Knows every open connection, to close them on shutdown once their requests are answered.
-final class ConnectionTracker: Sendable {
-    private struct State {
-        var quiescing = false
-        var open: [ObjectIdentifier: Channel] = [:]
-        var drained: CheckedContinuation<Void, Never>?
+/// A connection of an `HTTPIngestServer`: TLS first (its context re-read per connection), then Hummingbird's HTTP/1.1
+/// channel with Petrel's deadlines between NIO's codec and Hummingbird's.
+struct HTTPIngestChannel: HTTPChannelHandler {
+    let settings: HTTPServerSettings
+    let tls: ReloadingTLSContext?
+    let responder: HTTPChannelHandler.Responder
+    private let http: HTTP1Channel
+
+    init(settings: HTTPServerSettings, tls: ReloadingTLSContext?, responder: @escaping HTTPChannelHandler.Responder) {
+        self.settings = settings
+        self.tls = tls
+        self.responder = responder
+        self.http = HTTP1Channel(responder: responder)
     }
 
-    private let state = Mutex(State())
-
-    /// A connection was accepted; returns false when the server is shutting down and it should close.
-    func opened(_ channel: Channel) -> Bool {
-        let accepted = state.withLock { state in
-            if state.quiescing { return false }
-            state.open[ObjectIdentifier(channel)] = channel
-            return true
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<HTTP1Channel.Value> {
+        let limits = settings.limits
+        do {
+            try channel.syncOptions?.setOption(.maxMessagesPerRead, value: 16)
+            try channel.syncOptions?.setOption(.socketOption(.tcp_nodelay), value: 1)
+            if let tls { try channel.pipeline.syncOperations.addHandler(tls.makeServerHandler()) }
+        } catch {
+            return channel.eventLoop.makeFailedFuture(error)
         }
-        if accepted {
-            channel.closeFuture.whenComplete { [self] _ in closed(channel) }
+        return http.setup(channel: channel, logger: logger).flatMapThrowing { value in
+            let pipeline = channel.pipeline.syncOperations
+            let decoder = try pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+            try pipeline.addHandler(HTTPConnectionDeadlineHandler(limits: limits), position: .after(decoder))
+            return value
         }
-        return accepted
     }
 
-    private func closed(_ channel: Channel) {
-        let drained = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            state.open.removeValue(forKey: ObjectIdentifier(channel))
-            guard state.quiescing, state.open.isEmpty else { return nil }
-            defer { state.drained = nil }
-            return state.drained
-        }
-        drained?.resume()
-    }
-
-    /// Asks every connection to close once its request in flight is answered, and waits until all are closed.
-    ///
-    /// An idle connection closes at once; one mid-request closes after its answer (`Connection: close`), or when a
-    /// timeout ends it (a body still arriving gets no more than `request_body_timeout` from its last chunk); one
-    /// whose client went away is already gone, whatever state its request was in.
-    func quiesce() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let open = state.withLock { state -> [Channel] in
-                state.quiescing = true
-                if !state.open.isEmpty { state.drained = continuation }
-                return Array(state.open.values)
-            }
-            if open.isEmpty { continuation.resume() }
-            for channel in open {
-                channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
-                channel.pipeline.fireUserInboundEventTriggered(ServerDrainingEvent())
-            }
-        }
+    func handle(value: HTTP1Channel.Value, logger: Logger) async {
+        await handleHTTP(asyncChannel: value, logger: logger)
     }
 }

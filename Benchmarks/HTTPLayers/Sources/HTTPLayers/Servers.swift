@@ -18,7 +18,8 @@ func emit(_ line: String) {
 
 func announce(port: Int) { emit("listening \(port)") }
 
-/// Petrel's server (`HTTPIngestServer`: NIOHTTP1's pipeline, `HTTPIngestHandler`), default limits, no memory limit.
+/// Petrel's server (`HTTPIngestServer`: on Hummingbird with Petrel's lifecycle since 2026-12-07; NIOHTTP1's
+/// pipeline and `HTTPIngestHandler` when the figures of 2026-12-06 were taken), default limits, no memory limit.
 func servePetrel(port: Int) async throws {
     let server = HTTPIngestServer(host: "127.0.0.1", port: port, maxBodySize: maxBodySize, logger: silent) { request in
         guard request.path == writePath else { return HTTPIngestResponse(status: .notFound) }
