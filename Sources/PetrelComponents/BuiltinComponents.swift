@@ -10,6 +10,7 @@ public enum BuiltinComponents {
         DemoSource.definition,
         RemoteWriteSource.definition,
         OTLPSource.definition,
+        FileSource.definition,
         FilterTransform.definition,
         RelabelTransform.definition,
         SampleTransform.definition,

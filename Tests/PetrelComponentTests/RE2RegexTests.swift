@@ -1,6 +1,6 @@
-import PetrelCore
 import Testing
 
+@testable import PetrelCore
 @testable import PetrelTransforms
 
 /// The relabel regex: RE2 syntax on Swift's engine, fast paths that agree with it, the cache,

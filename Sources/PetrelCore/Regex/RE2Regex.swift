@@ -1,5 +1,3 @@
-import PetrelCore
-
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -28,9 +26,9 @@ public struct RE2Regex: @unchecked Sendable {
     private let regex: Regex<AnyRegexOutput>
     private var cache: MatchCache
 
-    var groupCount: Int { groupNames.count - 1 }
+    public var groupCount: Int { groupNames.count - 1 }
     /// The number of `Int32`s `match` writes.
-    var captureCount: Int { 2 * groupNames.count }
+    public var captureCount: Int { 2 * groupNames.count }
     /// Whether matching avoids Swift's `Regex`.
     var isFastPath: Bool { fastPath != nil }
     /// How many engine results are cached now.
@@ -55,7 +53,7 @@ public struct RE2Regex: @unchecked Sendable {
     }
 
     /// The number of the first group named `name`, as Go's `Regexp.Expand` finds it.
-    func groupNumber(named name: String) -> Int? {
+    public func groupNumber(named name: String) -> Int? {
         groupNames.firstIndex { $0 == name }
     }
 
@@ -70,7 +68,7 @@ public struct RE2Regex: @unchecked Sendable {
     }
 
     /// Whether the whole of `input` matches.
-    mutating func matches(_ input: UnsafeRawBufferPointer) -> Bool {
+    public mutating func matches(_ input: UnsafeRawBufferPointer) -> Bool {
         if let fastPath { return fastPath.matches(input) }
         let cacheable = input.count <= MatchCache.maxKeyLength
         let hash = cacheable ? XXHash64.hash(input) : 0
@@ -84,7 +82,7 @@ public struct RE2Regex: @unchecked Sendable {
 
     /// Whether the whole of `input` matches; on a match the first `captureCount` offsets of
     /// `captures` are this match's (the buffer is shared by rules, so it may be longer).
-    mutating func match(_ input: UnsafeRawBufferPointer, captures: inout [Int32]) -> Bool {
+    public mutating func match(_ input: UnsafeRawBufferPointer, captures: inout [Int32]) -> Bool {
         if captures.count < captureCount {
             captures = [Int32](repeating: -1, count: captureCount)
         }

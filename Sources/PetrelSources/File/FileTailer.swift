@@ -1,0 +1,453 @@
+import Logging
+import PetrelCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What a tailer needs to know, whichever source runs it.
+struct TailerSettings: Sendable {
+    var readFrom: FileSourceConfig.ReadFrom = .beginning
+    var maxLineBytes = 32 * 1024
+    var maxReadBytes = 64 * 1024
+    var maxUnacknowledgedBytes = 4 * 1024 * 1024
+    var rotateWait: Duration?
+    var globMinimumCooldown: Duration = .seconds(1)
+    var checkpointInterval: Duration = .seconds(1)
+    /// Where the checkpoint file lives: `<data_dir>/checkpoints/<source id>`.
+    var checkpointDirectory: String
+    /// Records per batch sent.
+    var maxBatchRecords = 2048
+    /// How long shutdown waits for the acknowledgements of what was sent, before the last checkpoint is written.
+    var shutdownAcknowledgementWait: Duration = .seconds(5)
+}
+
+/// A file the tailer holds open.
+struct TailedFile {
+    /// The tailer's number for this file's current contents (a new one after a truncation).
+    var id: UInt64
+    var path: String
+    let stream: String
+    /// Older files of a stream have lower numbers; the tailer reads them first.
+    let sequence: Int
+    let descriptor: Int32
+    let device: UInt64
+    let inode: UInt64
+    /// `nil` until the first line is there to fingerprint; nothing is read before.
+    var fingerprint: UInt64?
+    var readOffset: Int64 = 0
+    /// The size at the last look.
+    var size: Int64 = 0
+    var linkCount: UInt64 = 1
+    var splitter: LineSplitter
+    /// When a scan first did not find it (renamed out of the globs or deleted).
+    var goneSince: ContinuousClock.Instant?
+    /// Found by the first scan and not started over since: `read_from` applies to it; files that appear later
+    /// are read from their start.
+    var presentAtStart: Bool
+}
+
+/// Tails the files a discovery finds: reads each one in bounded chunks, splits lines, hands each stream's lines to
+/// its decoder and sends the records with an acknowledgement that advances the files' checkpoints.
+///
+/// One task does everything (discovery, reads, sends), so reading stops while `output.send` waits: the files on
+/// disk are the backlog. Memory is bounded by `maxReadBytes` per round and `maxUnacknowledgedBytes` in flight.
+struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
+    let discovery: Discovery
+    let settings: TailerSettings
+    let makeDecoder: (String) -> Decoder
+    let context: SourceContext
+    let telemetry: FileTelemetry
+    let ledger: CheckpointLedger
+    private let store: CheckpointStore
+    private var loaded: [UInt64: Int64] = [:]
+    private var files: [TailedFile] = []
+    private var decoders: [String: Decoder] = [:]
+    /// Records decoded and not yet sent: the in-flight window was full.
+    private var pending: [DecodedRecord] = []
+    /// Copies of open files (same fingerprint), by device and inode: not read twice.
+    private var ignored: Set<[UInt64]> = []
+    private var nextFileID: UInt64 = 1
+    private var nextSequence = 0
+    private var buffer: [UInt8]
+    private var savedVersion = -1
+    private var logger: Logger { context.logger }
+
+    init(
+        discovery: Discovery, settings: TailerSettings, context: SourceContext,
+        makeDecoder: @escaping (String) -> Decoder
+    ) {
+        self.discovery = discovery
+        self.settings = settings
+        self.context = context
+        self.makeDecoder = makeDecoder
+        telemetry = FileTelemetry(context.telemetry)
+        store = CheckpointStore(directory: settings.checkpointDirectory)
+        var checkpoints: [FileCheckpoint] = []
+        do {
+            checkpoints = try store.load()
+        } catch {
+            let aside = store.setAside()
+            context.logger.error(
+                "Ignoring unreadable checkpoints; files without one are read per read_from",
+                metadata: ["error": "\(error.description)", "moved_to": "\(aside)"])
+        }
+        for checkpoint in checkpoints { loaded[checkpoint.fingerprint] = checkpoint.offset }
+        ledger = CheckpointLedger(maxUnacknowledgedBytes: settings.maxUnacknowledgedBytes, retained: checkpoints)
+        buffer = [UInt8](repeating: 0, count: settings.maxReadBytes)
+    }
+
+    /// Runs until the source's shutdown signal fires, then waits briefly for the acknowledgements of what it sent,
+    /// writes its checkpoints and closes its files.
+    mutating func run() async throws {
+        let watch = DirectoryWatch()
+        scan(watch, firstScan: true)
+        ledger.dropRetained()
+        context.markReady()
+        let ledger = self.ledger
+        let shutdown = context.shutdown
+        let releaser = Task {
+            await shutdown.wait()
+            ledger.release()
+        }
+        defer {
+            releaser.cancel()
+            for file in files { close(file.descriptor) }
+            telemetry.openFiles.set(0)
+        }
+        var nextScan = ContinuousClock.now + settings.globMinimumCooldown
+        var nextCheckpoint = ContinuousClock.now + settings.checkpointInterval
+        while !shutdown.isTriggered {
+            let changes = watch.changes()
+            if changes.entries || ContinuousClock.now >= nextScan {
+                scan(watch, firstScan: false)
+                nextScan = .now + settings.globMinimumCooldown
+            }
+            // Reads only once everything read before is sent: what waits for room is all that is held.
+            var output = pending
+            let read = output.isEmpty ? readRound(into: &output) : 0
+            for stream in decoders.keys.sorted() {
+                decoders[stream]!.flushExpired(now: .now, into: &output)
+            }
+            letGo(into: &output)
+            pending = try await send(output)
+            if ContinuousClock.now >= nextCheckpoint {
+                saveCheckpoints()
+                nextCheckpoint = .now + settings.checkpointInterval
+            }
+            updateGauges()
+            if read == 0 && !changes.data && pending.isEmpty {
+                if await shutdown.sleep(for: .milliseconds(50)) { break }
+            }
+        }
+        let deadline = ContinuousClock.now + settings.shutdownAcknowledgementWait
+        while ledger.inFlightBytes > 0 && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        saveCheckpoints()
+    }
+
+    // MARK: Discovery
+
+    /// Opens files found for the first time, follows renames, and marks files no longer found.
+    private mutating func scan(_ watch: DirectoryWatch, firstScan: Bool) {
+        let (found, directories) = discovery.scan()
+        watch.watch(directories)
+        var seen: Set<[UInt64]> = []
+        var keysByPath: [String: [UInt64]] = [:]
+        var indexByKey: [[UInt64]: Int] = [:]
+        for index in files.indices { indexByKey[[files[index].device, files[index].inode]] = index }
+        var fresh: [(DiscoveredFile, Int32, stat)] = []
+        var moved: [(index: Int, path: String)] = []
+        for discovered in found {
+            var info = stat()
+            guard stat(discovered.path, &info) == 0 else { continue }
+            let key = [UInt64(info.st_dev), UInt64(info.st_ino)]
+            seen.insert(key)
+            keysByPath[discovered.path] = key
+            if let index = indexByKey[key] {
+                files[index].goneSince = nil
+                if files[index].path != discovered.path { moved.append((index, discovered.path)) }
+                continue
+            }
+            if ignored.contains(key) { continue }
+            let descriptor = open(discovered.path, O_RDONLY | O_CLOEXEC)
+            guard descriptor >= 0 else {
+                logger.warning("Cannot open file", metadata: ["path": "\(discovered.path)", "errno": "\(errno)"])
+                continue
+            }
+            var opened = stat()
+            fstat(descriptor, &opened)
+            fresh.append((discovered, descriptor, opened))
+        }
+        // A file found at another path was renamed, unless its own path still leads to it (a symlink, a hard link).
+        for (index, path) in moved where keysByPath[files[index].path] != [files[index].device, files[index].inode] {
+            files[index].path = path
+            ledger.renamed(files[index].id, to: path)
+        }
+        ignored.formIntersection(seen)
+        for index in files.indices.reversed() where files[index].fingerprint != nil {
+            // Rewritten in place past the read offset (copy-truncate and a burst of writes before a look): the
+            // first line changed.
+            if let now = FileFingerprint.of(descriptor: files[index].descriptor), now != files[index].fingerprint {
+                startOver(index, reason: "File was rewritten (its first line changed); reading it again from the start")
+            }
+        }
+        for index in files.indices where !seen.contains([files[index].device, files[index].inode]) {
+            if files[index].goneSince == nil { files[index].goneSince = .now }
+        }
+        for (discovered, descriptor, info) in fresh.sorted(by: { ($0.0.stream, $0.0.order) < ($1.0.stream, $1.0.order) }
+        ) {
+            files.append(
+                TailedFile(
+                    id: takeFileID(), path: discovered.path, stream: discovered.stream, sequence: nextSequence,
+                    descriptor: descriptor, device: UInt64(info.st_dev), inode: UInt64(info.st_ino),
+                    splitter: LineSplitter(maxLineBytes: settings.maxLineBytes, offset: 0), presentAtStart: firstScan))
+            nextSequence += 1
+            identify(files.count - 1, force: false)
+        }
+    }
+
+    private mutating func takeFileID() -> UInt64 {
+        defer { nextFileID += 1 }
+        return nextFileID
+    }
+
+    /// Fingerprints the file and decides where reading starts; a copy of an open file is closed and ignored.
+    private mutating func identify(_ index: Int, force: Bool) {
+        refresh(index)
+        var file = files[index]
+        guard file.fingerprint == nil, file.size > 0 else { return }
+        guard
+            let fingerprint = FileFingerprint.of(descriptor: file.descriptor) ?? (force ? forcedFingerprint(file) : nil)
+        else { return }
+        if files.contains(where: { $0.fingerprint == fingerprint }) {
+            logger.info(
+                "Not tailing a copy of a file already tailed",
+                metadata: ["path": "\(file.path)", "fingerprint": "\(fingerprint)"])
+            ignored.insert([file.device, file.inode])
+            close(file.descriptor)
+            files.remove(at: index)
+            return
+        }
+        var offset: Int64 = file.presentAtStart && settings.readFrom == .end ? file.size : 0
+        if let checkpoint = loaded.removeValue(forKey: fingerprint) {
+            if checkpoint <= file.size {
+                offset = checkpoint
+            } else {
+                offset = 0
+                logger.warning(
+                    "File is shorter than its checkpoint; reading it from the start",
+                    metadata: ["path": "\(file.path)", "checkpoint": "\(checkpoint)", "size": "\(file.size)"])
+            }
+        }
+        file.fingerprint = fingerprint
+        file.readOffset = offset
+        file.splitter = LineSplitter(maxLineBytes: settings.maxLineBytes, offset: offset)
+        ledger.open(file.id, fingerprint: fingerprint, path: file.path, offset: offset)
+        files[index] = file
+    }
+
+    /// A fingerprint of the whole (short) file, for a file let go before its first line was complete.
+    private func forcedFingerprint(_ file: TailedFile) -> UInt64? {
+        withUnsafeTemporaryAllocation(byteCount: FileFingerprint.maxBytes, alignment: 1) { head in
+            let count = pread(file.descriptor, head.baseAddress, head.count, 0)
+            guard count > 0 else { return nil }
+            return XXHash64.hash(UnsafeRawBufferPointer(rebasing: head[..<count]))
+        }
+    }
+
+    /// Reads the file's size and link count; a file that shrank below what was read was truncated.
+    private mutating func refresh(_ index: Int) {
+        var info = stat()
+        guard fstat(files[index].descriptor, &info) == 0 else { return }
+        let size = Int64(info.st_size)
+        files[index].linkCount = UInt64(info.st_nlink)
+        if files[index].fingerprint != nil && size < files[index].readOffset {
+            startOver(index, reason: "File was truncated; reading it again from the start")
+        }
+        files[index].size = size
+    }
+
+    /// Reads a truncated or rewritten file again from its start, as a new file; what it held unread is lost.
+    private mutating func startOver(_ index: Int, reason: String) {
+        let file = files[index]
+        let lost = max(0, file.size - file.splitter.lineStart)
+        telemetry.lost(lost, .truncated)
+        logger.warning(
+            Logger.Message(stringLiteral: reason), metadata: ["path": "\(file.path)", "lost_bytes": "\(lost)"])
+        ledger.close(file.id)
+        files[index].id = takeFileID()
+        files[index].fingerprint = nil
+        files[index].presentAtStart = false
+        files[index].readOffset = 0
+        files[index].splitter = LineSplitter(maxLineBytes: settings.maxLineBytes, offset: 0)
+    }
+
+    // MARK: Reading
+
+    /// Reads one chunk from each stream's oldest file with unread bytes; returns the bytes read.
+    private mutating func readRound(into output: inout [DecodedRecord]) -> Int {
+        var total = 0
+        var streamsDone: Set<String> = []
+        for sequence in files.map(\.sequence).sorted() {
+            guard var index = files.firstIndex(where: { $0.sequence == sequence }),
+                !streamsDone.contains(files[index].stream)
+            else { continue }
+            if files[index].fingerprint == nil { identify(index, force: false) } else { refresh(index) }
+            // Identifying may close a copy, and with it this index.
+            guard let current = files.firstIndex(where: { $0.sequence == sequence }) else { continue }
+            index = current
+            guard files[index].fingerprint != nil, files[index].size > files[index].readOffset else { continue }
+            streamsDone.insert(files[index].stream)
+            total += readChunk(index, into: &output)
+        }
+        return total
+    }
+
+    private mutating func readChunk(_ index: Int, into output: inout [DecodedRecord]) -> Int {
+        let file = files[index]
+        let wanted = Int(min(Int64(buffer.count), file.size - file.readOffset))
+        let count = buffer.withUnsafeMutableBytes {
+            pread(file.descriptor, $0.baseAddress, wanted, off_t(file.readOffset))
+        }
+        guard count > 0 else { return 0 }
+        var lines: [FileLine] = []
+        var splitter = files[index].splitter
+        // Leave no second reference behind, so feeding does not copy the partial line.
+        files[index].splitter = LineSplitter(maxLineBytes: 0, offset: 0)
+        buffer.withUnsafeBytes { bytes in
+            splitter.feed(UnsafeRawBufferPointer(rebasing: bytes[..<count])) { lines.append($0) }
+        }
+        files[index].splitter = splitter
+        files[index].readOffset += Int64(count)
+        deliver(lines, of: index, into: &output)
+        return count
+    }
+
+    /// Records lines read from a file in the ledger and hands them to their stream's decoder.
+    private mutating func deliver(_ lines: [FileLine], of index: Int, into output: inout [DecodedRecord]) {
+        guard !lines.isEmpty else { return }
+        let file = files[index]
+        ledger.issue(lines.map { FileSpan(file: file.id, range: $0.range) })
+        telemetry.linesRead.increment(by: lines.count)
+        var decoder = decoders.removeValue(forKey: file.stream) ?? makeDecoder(file.stream)
+        for line in lines {
+            if line.truncatedBytes > 0 {
+                telemetry.lost(Int64(line.truncatedBytes), .lineTooLong)
+                logger.warning(
+                    "Line longer than max_line_bytes was truncated",
+                    metadata: [
+                        "path": "\(file.path)", "offset": "\(line.range.lowerBound)",
+                        "lost_bytes": "\(line.truncatedBytes)",
+                    ])
+            }
+            decoder.decode(SourcedLine(line: line, file: file.id, path: file.path), into: &output)
+        }
+        decoders[file.stream] = decoder
+    }
+
+    // MARK: Letting go
+
+    /// Closes files that are gone (renamed out of the globs or deleted) once drained, or once `rotate_wait` has
+    /// passed (counting what was left unread); a stream whose last file goes hands over what its decoder held.
+    private mutating func letGo(into output: inout [DecodedRecord]) {
+        var index = 0
+        while index < files.count {
+            refresh(index)
+            let file = files[index]
+            guard file.goneSince != nil || file.linkCount == 0 else {
+                index += 1
+                continue
+            }
+            if file.fingerprint == nil && file.size > 0 {
+                let count = files.count
+                identify(index, force: true)
+                if files.count == count { index += 1 }
+                continue
+            }
+            let goneSince = file.goneSince ?? .now
+            if file.readOffset >= file.size {
+                if let line = files[index].splitter.finish() { deliver([line], of: index, into: &output) }
+            } else if let wait = settings.rotateWait, ContinuousClock.now - goneSince >= wait {
+                let lost = file.size - file.splitter.lineStart
+                let reason: LostBytesReason = file.linkCount == 0 ? .deletedBeforeRead : .rotatedBeforeRead
+                telemetry.lost(lost, reason)
+                logger.warning(
+                    "Letting go of a file not read to its end after rotate_wait",
+                    metadata: ["path": "\(file.path)", "lost_bytes": "\(lost)", "reason": "\(reason.rawValue)"])
+            } else {
+                index += 1
+                continue
+            }
+            close(file.descriptor)
+            ledger.close(file.id)
+            files.remove(at: index)
+            if !files.contains(where: { $0.stream == file.stream }),
+                var decoder = decoders.removeValue(forKey: file.stream)
+            {
+                decoder.flush(into: &output)
+            }
+        }
+    }
+
+    // MARK: Sending
+
+    /// Sends the records in batches, each with an acknowledgement that marks its lines delivered; waits while a
+    /// queue downstream is full. Returns the records not sent because the in-flight window stayed full for a
+    /// moment: the loop looks after its files (scans, `rotate_wait`) and tries again.
+    private func send(_ decoded: [DecodedRecord]) async throws -> [DecodedRecord] {
+        var start = 0
+        while start < decoded.count {
+            let end = min(decoded.count, start + settings.maxBatchRecords)
+            let slice = decoded[start..<end]
+            let spans = slice.flatMap(\.spans)
+            let records = slice.compactMap(\.record)
+            guard !records.isEmpty else {
+                ledger.acknowledged(spans, bytes: 0)
+                start = end
+                continue
+            }
+            let bytes = spans.reduce(0) { $0 + Int($1.range.count) }
+            guard ledger.tryReserve(bytes) else {
+                await ledger.waitForAcknowledgement(timeout: .milliseconds(100))
+                if ledger.tryReserve(bytes) == false { return Array(decoded[start...]) }
+                try await send(records, spans: spans, bytes: bytes)
+                start = end
+                continue
+            }
+            try await send(records, spans: spans, bytes: bytes)
+            start = end
+        }
+        return []
+    }
+
+    private func send(_ records: [LogRecord], spans: [FileSpan], bytes: Int) async throws {
+        let ledger = self.ledger
+        let acknowledgement = Acknowledgement { ledger.acknowledged(spans, bytes: bytes) }
+        context.telemetry.receivedEvents.increment(by: records.count)
+        context.telemetry.receivedBytes.increment(by: bytes)
+        try await context.output.send(Envelope(.logs(LogBatch(records: records)), acknowledgement: acknowledgement))
+    }
+
+    // MARK: Checkpoints and gauges
+
+    private mutating func saveCheckpoints() {
+        let (version, checkpoints) = ledger.checkpoints()
+        guard version != savedVersion else { return }
+        do {
+            try store.save(checkpoints)
+            savedVersion = version
+        } catch {
+            context.telemetry.error(.processing)
+            logger.error("Cannot write checkpoints", metadata: ["error": "\(error.description)"])
+        }
+    }
+
+    private func updateGauges() {
+        telemetry.openFiles.set(files.count)
+        telemetry.unreadBytes.set(Int(files.reduce(Int64(0)) { $0 + max(0, $1.size - $1.readOffset) }))
+    }
+}
