@@ -175,7 +175,17 @@ let package = Package(
             dependencies: ["PetrelNet", "PetrelTestSupport", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "PetrelBuffersTests", dependencies: ["PetrelBuffers"]),
-        .target(name: "PetrelTestSupport", path: "Tests/PetrelTestSupport"),
+        // NIO for the scripted Kubernetes API server, which speaks TLS and streams watches.
+        .target(
+            name: "PetrelTestSupport",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            path: "Tests/PetrelTestSupport"
+        ),
         .testTarget(
             name: "PetrelTopologyTests",
             dependencies: [

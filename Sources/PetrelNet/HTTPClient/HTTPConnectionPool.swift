@@ -7,8 +7,8 @@ public final class HTTPConnectionPool: Sendable {
     public let endpoint: HTTPEndpoint
     private let idle = Mutex<[HTTPConnection]>([])
     private let maxIdle: Int
-    private let tls: ReloadingTLSContext?
-    private let serverName: String
+    let tls: ReloadingTLSContext?
+    let serverName: String
 
     /// `tls` is required for an `https://` endpoint and ignored for `http://`; `serverName` replaces the endpoint's
     /// host in SNI and the certificate check.
