@@ -91,8 +91,10 @@ struct ContainerLineDecoder: LineDecoder {
             context.fileTelemetry.lost(Int64(merged.truncatedBytes), .lineTooLong)
             context.logger.warning(
                 "Container log line longer than max_line_bytes or max_merged_line_bytes was truncated",
-                metadata: ["stream": "\(self.path.map { "\($0.namespace)/\($0.pod)/\($0.container)" } ?? "")",
-                    "lost_bytes": "\(merged.truncatedBytes)"])
+                metadata: [
+                    "stream": "\(self.path.map { "\($0.namespace)/\($0.pod)/\($0.container)" } ?? "")",
+                    "lost_bytes": "\(merged.truncatedBytes)",
+                ])
         }
         let (resource, kept) = podResource()
         guard kept else { return DecodedRecord(record: nil, spans: merged.pieces) }
