@@ -43,14 +43,12 @@ public struct KubernetesLogsSourceConfig: Sendable {
         let apiDisabled = kubernetesAPI == nil && reader.diagnostics.errors.count == errorsBefore
         for key in ["include", "exclude"] {
             guard let section = reader.section(key) else { continue }
-            if section.contains("pod_labels") && apiDisabled {
+            let given = section.contains("pod_labels")
+            let rules = PodLogRules(from: section, defaultSelector: key == "include" ? nil : exclude.podLabels)
+            if given && rules.podLabels != nil && apiDisabled {
                 section.error("pod_labels", "needs pod labels from the API: enable kubernetes_api")
             }
-            if key == "include" {
-                include = PodLogRules(from: section, defaultSelector: nil)
-            } else {
-                exclude = PodLogRules(from: section, defaultSelector: exclude.podLabels)
-            }
+            if key == "include" { include = rules } else { exclude = rules }
             section.finish()
         }
     }
