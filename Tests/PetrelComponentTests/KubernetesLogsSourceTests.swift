@@ -147,4 +147,76 @@ import Glibc
             #expect(checkpoints[path] == Self.size(harness.podsRoot + path), "\(path): all acknowledged")
         }
     }
+
+    @Test func recordsCarryPodMetadataAlsoForAPodDeletedBeforeItsFileWasRead() async throws {
+        let api = try await PodWatcherTests.Harness()
+        let directory = try makeTemporaryDirectory()
+        defer { removeTree(directory) }
+        let metadata = PodMetadataIndex()
+        let harness = Harness(directory: directory, api: try api.config(), metadata: metadata)
+        let web = KubernetesFixtures.pod(
+            name: "web-5f7c9d8b4-abcde", uid: "uid-web", resourceVersion: "90", labels: ["app": "web"],
+            annotations: ["team": "checkout"], owner: ("ReplicaSet", "web-5f7c9d8b4"), templateHash: "5f7c9d8b4")
+        let backup = { (version: String, deleting: Bool) in
+            KubernetesFixtures.pod(
+                name: "backup-29412360-x7p2k", uid: "uid-job", resourceVersion: version, labels: ["app": "backup"],
+                owner: ("Job", "backup-29412360"), deleting: deleting)
+        }
+        let petrel = KubernetesFixtures.pod(
+            name: "petrel-x9k2p", namespace: "observability", uid: "uid-petrel", resourceVersion: "92",
+            labels: ["app.kubernetes.io/name": "petrel"], owner: ("DaemonSet", "petrel"))
+        api.server.enqueue(
+            .json(
+                status: 200,
+                body: KubernetesFixtures.podList(resourceVersion: "100", pods: [web, backup("91", false), petrel])),
+            .stream([.pause, .event(KubernetesFixtures.event("DELETED", backup("101", true)))]))
+        let webLog = harness.podsRoot + "/shop_web-5f7c9d8b4-abcde_uid-web/app/0.log"
+        let backupDirectory = harness.podsRoot + "/shop_backup-29412360-x7p2k_uid-job"
+        let petrelLog = harness.podsRoot + "/observability_petrel-x9k2p_uid-petrel/petrel/0.log"
+        try writeFile(webLog, Self.cri(["web-0", "web-1"]))
+        try writeFile(petrelLog, Self.cri(["petrel's own line"]))
+        // The backup pod's first line is not complete yet: its file is open, not one line of it read.
+        try writeFile(backupDirectory + "/main/0.log", "2026-12-06T10:15:40Z stdout F backup-0")
+        let task = await harness.start()
+
+        let webRecords = await harness.receive(2)
+        #expect(webRecords.map(\.message) == ["web-0", "web-1"])
+        for record in webRecords {
+            #expect(record.resource["k8s.pod.name"] == .string("web-5f7c9d8b4-abcde"))
+            #expect(record.resource["k8s.pod.label.app"] == .string("web"))
+            #expect(record.resource["k8s.pod.label.pod-template-hash"] == .string("5f7c9d8b4"))
+            #expect(record.resource["k8s.pod.annotation.team"] == .string("checkout"))
+            #expect(record.resource["k8s.deployment.name"] == .string("web"))
+            #expect(record.resource["cloud.availability_zone"] == .string("eu-west-1b"))
+            #expect(record.resource["cloud.region"] == .string("eu-west-1"))
+            #expect(record.resource["host.type"] == .string("m6i.large"))
+        }
+        #expect(
+            await componentEventually { harness.counter("petrel_file_lines_read_total") == 3 }, "petrel's line read")
+
+        api.server.resume()
+        #expect(await componentEventually { metadata.pod(uid: "uid-job")?.isDeleted == true }, "deleted, still held")
+        try appendFile(backupDirectory + "/main/0.log", "\n" + Self.cri(["backup-1"]))
+        let backupRecords = await harness.receive(2)
+        #expect(backupRecords.map(\.message) == ["backup-0", "backup-1"])
+        for record in backupRecords {
+            #expect(record.resource["k8s.pod.name"] == .string("backup-29412360-x7p2k"))
+            #expect(record.resource["k8s.pod.label.app"] == .string("backup"))
+            #expect(record.resource["k8s.cronjob.name"] == .string("backup"))
+            #expect(record.resource["cloud.availability_zone"] == .string("eu-west-1b"))
+        }
+        // The kubelet removes the pod's directory: once its file is read to the end, the metadata goes.
+        removeTree(backupDirectory)
+        #expect(await componentEventually { metadata.pod(uid: "uid-job") == nil }, "released when the stream ended")
+        #expect(metadata.pod(uid: "uid-web") != nil)
+
+        try await harness.stop(task)
+        await api.stop()
+        #expect(await harness.queue.next() == nil, "no record of Petrel's own pod, nothing twice")
+        let checkpoints = try harness.checkpoints()
+        #expect(
+            checkpoints["/observability_petrel-x9k2p_uid-petrel/petrel/0.log"] == Self.size(petrelLog),
+            "its line is passed over, acknowledged without a record")
+        #expect(checkpoints["/shop_web-5f7c9d8b4-abcde_uid-web/app/0.log"] == Self.size(webLog))
+    }
 }
