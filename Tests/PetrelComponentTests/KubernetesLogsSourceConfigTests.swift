@@ -1,5 +1,4 @@
 import PetrelCore
-import PetrelTestSupport
 import Testing
 
 @testable import PetrelSources
@@ -35,8 +34,10 @@ import Testing
     }
 
     @Test func everySetting() throws {
-        let certificates = try TestCertificates()
-        let token = certificates.path("ca.crt")
+        let directory = try makeTemporaryDirectory()
+        defer { removeTree(directory) }
+        let token = directory + "/token"
+        try writeFile(token, "token\n")
         let (config, errors) = read(
             componentConfig([
                 "pods_root": "/host/var/log/pods", "max_line_bytes": "16KiB", "max_merged_line_bytes": "2MiB",

@@ -12,7 +12,7 @@ public struct KubernetesLogsSource: Source {
     /// The pod metadata the watch fills and the records read.
     let metadata: PodMetadataIndex
     /// How long discovery waits for the first LIST before tailing without metadata.
-    var metadataWait: Duration = .seconds(10)
+    static let metadataWait: Duration = .seconds(10)
 
     public init(config: KubernetesLogsSourceConfig, checkpointDirectory: String) {
         self.init(config: config, checkpointDirectory: checkpointDirectory, metadata: PodMetadataIndex())
@@ -43,7 +43,7 @@ public struct KubernetesLogsSource: Source {
             fileTelemetry: FileTelemetry(context.telemetry), telemetry: context.telemetry, logger: context.logger)
         let discovery = PodLogDiscovery(
             podsRoot: config.podsRoot, include: config.include, exclude: config.exclude, metadata: index,
-            metadataDeadline: .now + metadataWait)
+            metadataDeadline: .now + Self.metadataWait)
         try await withThrowingTaskGroup(of: Void.self) { group in
             if let api = config.kubernetesAPI {
                 let watcher = try PodWatcher(
