@@ -232,8 +232,7 @@ import Glibc
         try writeFile(root + "/not-a-pod/app/0.log", "x\n")
         try writeFile(root + "/stray.log", "x\n")
         let discovery = PodLogDiscovery(
-            podsRoot: root, include: PodLogRules(), exclude: PodLogRules(containers: ["sidecar"]), metadata: nil,
-            metadataDeadline: .now)
+            podsRoot: root, include: PodLogRules(), exclude: PodLogRules(containers: ["sidecar"]))
         let (files, directories) = discovery.scan()
         let ordered = files.sorted { ($0.stream, $0.order) < ($1.stream, $1.order) }
         #expect(
@@ -250,30 +249,11 @@ import Glibc
                 root + "/kube-system_coredns-1_uid-2/coredns",
             ])
         let onlyShop = PodLogDiscovery(
-            podsRoot: root, include: PodLogRules(namespaces: ["shop"]), exclude: PodLogRules(), metadata: nil,
-            metadataDeadline: .now)
+            podsRoot: root, include: PodLogRules(namespaces: ["shop"]), exclude: PodLogRules())
         #expect(
             Set(onlyShop.scan().files.map(\.stream)) == [
                 web + "/app/0.log", web + "/app/1.log", web + "/sidecar/0.log",
             ])
-    }
-
-    @Test func discoveryWaitsForTheFirstListUntilItsDeadline() throws {
-        let root = try makeTemporaryDirectory()
-        defer { removeTree(root) }
-        try writeFile(root + "/shop_web_uid-1/app/0.log", "x\n")
-        let index = PodMetadataIndex()
-        let waiting = PodLogDiscovery(
-            podsRoot: root, include: PodLogRules(), exclude: PodLogRules(), metadata: index,
-            metadataDeadline: .now + .seconds(3600))
-        #expect(waiting.scan().files.isEmpty)
-        #expect(waiting.scan().directories == [root], "pods_root is watched meanwhile")
-        index.replaceAll([])
-        #expect(waiting.scan().files.count == 1)
-        let pastDeadline = PodLogDiscovery(
-            podsRoot: root, include: PodLogRules(), exclude: PodLogRules(), metadata: PodMetadataIndex(),
-            metadataDeadline: .now)
-        #expect(pastDeadline.scan().files.count == 1)
     }
 
     @Test func streamPathsNameThePodAndContainer() {

@@ -11,7 +11,7 @@ public struct KubernetesLogsSource: Source {
     public let checkpointDirectory: String
     /// The pod metadata the watch fills and the records read.
     let metadata: PodMetadataIndex
-    /// How long discovery waits for the first LIST before tailing without metadata.
+    /// How long the source waits for the first LIST before tailing without metadata.
     static let metadataWait: Duration = .seconds(10)
 
     public init(config: KubernetesLogsSourceConfig, checkpointDirectory: String) {
@@ -41,9 +41,7 @@ public struct KubernetesLogsSource: Source {
             limits: ContainerLogLimits(
                 maxLineBytes: config.tailing.maxLineBytes, maxMergedLineBytes: config.maxMergedLineBytes),
             fileTelemetry: FileTelemetry(context.telemetry), telemetry: context.telemetry, logger: context.logger)
-        let discovery = PodLogDiscovery(
-            podsRoot: config.podsRoot, include: config.include, exclude: config.exclude, metadata: index,
-            metadataDeadline: .now + Self.metadataWait)
+        let discovery = PodLogDiscovery(podsRoot: config.podsRoot, include: config.include, exclude: config.exclude)
         try await withThrowingTaskGroup(of: Void.self) { group in
             if let api = config.kubernetesAPI {
                 let watcher = try PodWatcher(
@@ -51,6 +49,17 @@ public struct KubernetesLogsSource: Source {
                     telemetry: KubernetesAPITelemetry(registry: context.telemetry.registry, componentID: context.id),
                     logger: context.logger)
                 group.addTask { await watcher.run() }
+                // Pods already running get their metadata from their first line, and `read_from` still applies to
+                // the files there at startup (the tailer's first scan).
+                let deadline = ContinuousClock.now + Self.metadataWait
+                while !metadata.hasSynced && ContinuousClock.now < deadline {
+                    if await context.shutdown.sleep(for: .milliseconds(20)) { break }
+                }
+                if !metadata.hasSynced && !context.shutdown.isTriggered {
+                    context.logger.warning(
+                        "No pod list from the Kubernetes API yet; tailing without pod metadata until it comes",
+                        metadata: ["waited": "\(Self.metadataWait)"])
+                }
             }
             var tailer = FileTailer(discovery: discovery, settings: settings, context: context) { stream in
                 ContainerLineDecoder(stream: stream, context: decoding)

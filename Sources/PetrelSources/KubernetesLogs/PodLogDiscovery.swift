@@ -66,18 +66,14 @@ struct PodLogFileName: Sendable, Equatable {
 /// (`<pod dir>/<container>/<n>.log`), the rotated files before the live one.
 ///
 /// Namespace and container rules apply here, from the path; pod label rules need the pod's metadata and apply to
-/// records (`ContainerLineDecoder`). With the API enabled, nothing is returned until the first LIST is in (or
-/// `metadataDeadline` passes), so the records of pods already running carry their metadata from the first line.
+/// records (`ContainerLineDecoder`).
 struct PodLogDiscovery: FileDiscovery {
     let podsRoot: String
     let include: PodLogRules
     let exclude: PodLogRules
-    let metadata: PodMetadataIndex?
-    let metadataDeadline: ContinuousClock.Instant
 
     func scan() -> (files: [DiscoveredFile], directories: [String]) {
         var directories = [podsRoot]
-        if let metadata, !metadata.hasSynced, ContinuousClock.now < metadataDeadline { return ([], directories) }
         var files: [DiscoveredFile] = []
         for podName in GlobWalk.entries(of: podsRoot).sorted() {
             guard let pod = PodDirectory(name: podName), admits(namespace: pod.namespace) else { continue }
