@@ -22,9 +22,13 @@ import Glibc
         let source: KubernetesLogsSource
         let ready = Atomic<Bool>(false)
 
-        init(directory: String, api: KubernetesAPIConfig? = nil, metadata: PodMetadataIndex = PodMetadataIndex()) {
+        init(
+            directory: String, api: KubernetesAPIConfig? = nil, metadata: PodMetadataIndex = PodMetadataIndex(),
+            readFrom: FileSourceConfig.ReadFrom = .beginning
+        ) {
             self.directory = directory
             var config = KubernetesLogsSourceConfig(nodeName: "node-a")
+            config.tailing.readFrom = readFrom
             config.podsRoot = directory + "/pods"
             config.tailing.globMinimumCooldown = .milliseconds(100)
             config.tailing.checkpointInterval = .milliseconds(50)
@@ -218,5 +222,26 @@ import Glibc
             checkpoints["/observability_petrel-x9k2p_uid-petrel/petrel/0.log"] == Self.size(petrelLog),
             "its line is passed over, acknowledged without a record")
         #expect(checkpoints["/shop_web-5f7c9d8b4-abcde_uid-web/app/0.log"] == Self.size(webLog))
+    }
+
+    @Test func readFromEndSkipsWhatIsThereAtStartupAlsoAfterWaitingForTheFirstList() async throws {
+        let api = try await PodWatcherTests.Harness()
+        let directory = try makeTemporaryDirectory()
+        defer { removeTree(directory) }
+        let harness = Harness(directory: directory, api: try api.config(), readFrom: .end)
+        let web = KubernetesFixtures.pod(
+            name: "web-5f7c9d8b4-abcde", uid: "uid-web", resourceVersion: "90", labels: ["app": "web"])
+        // The source waits for the LIST before the tailer's first scan: what that scan finds was there at startup.
+        api.server.enqueue(.json(status: 200, body: KubernetesFixtures.podList(resourceVersion: "100", pods: [web])))
+        let log = harness.podsRoot + "/shop_web-5f7c9d8b4-abcde_uid-web/app/0.log"
+        try writeFile(log, Self.cri(["old-0", "old-1"]))
+        let task = await harness.start()
+        try appendFile(log, Self.cri(["new-0"]))
+        let records = await harness.receive(1)
+        #expect(records.map(\.message) == ["new-0"])
+        #expect(records.first?.resource["k8s.pod.label.app"] == .string("web"))
+        try await harness.stop(task)
+        await api.stop()
+        #expect(await harness.queue.next() == nil, "the lines there at startup are not read")
     }
 }
