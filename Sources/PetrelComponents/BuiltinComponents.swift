@@ -11,6 +11,7 @@ public enum BuiltinComponents {
         RemoteWriteSource.definition,
         OTLPSource.definition,
         FileSource.definition,
+        KubernetesLogsSource.definition,
         FilterTransform.definition,
         RelabelTransform.definition,
         SampleTransform.definition,

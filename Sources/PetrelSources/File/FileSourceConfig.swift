@@ -43,21 +43,14 @@ public struct FileSourceConfig: Sendable {
                 reader.error(key, "\"\(glob)\" is not an absolute path")
             }
         }
-        readFrom = reader.choice("read_from", default: readFrom)
-        maxLineBytes = reader.byteSize("max_line_bytes", default: maxLineBytes)
-        maxReadBytes = reader.byteSize("max_read_bytes", default: maxReadBytes)
-        maxUnacknowledgedBytes = reader.byteSize("max_unacknowledged_bytes", default: maxUnacknowledgedBytes)
-        if reader.contains("rotate_wait") {
-            rotateWait = reader.duration("rotate_wait", default: .seconds(10))
-        }
-        globMinimumCooldown = reader.duration("glob_minimum_cooldown", default: globMinimumCooldown)
-        checkpointInterval = reader.duration("checkpoint_interval", default: checkpointInterval)
-        for (key, value) in [
-            ("max_line_bytes", maxLineBytes), ("max_read_bytes", maxReadBytes),
-            ("max_unacknowledged_bytes", maxUnacknowledgedBytes),
-        ] where value < 1 {
-            reader.error(key, "must be at least 1 byte")
-        }
+        let tailing = FileTailingConfig(from: reader)
+        readFrom = tailing.readFrom
+        maxLineBytes = tailing.maxLineBytes
+        maxReadBytes = tailing.maxReadBytes
+        maxUnacknowledgedBytes = tailing.maxUnacknowledgedBytes
+        rotateWait = tailing.rotateWait
+        globMinimumCooldown = tailing.globMinimumCooldown
+        checkpointInterval = tailing.checkpointInterval
         if let section = reader.section("multiline") {
             multiline = MultilineConfig(from: section)
             section.finish()

@@ -212,6 +212,9 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
                     descriptor: descriptor, device: UInt64(info.st_dev), inode: UInt64(info.st_ino),
                     splitter: LineSplitter(maxLineBytes: settings.maxLineBytes, offset: 0), presentAtStart: firstScan))
             nextSequence += 1
+            // The decoder lives from the stream's first file to its last: `kubernetes_logs` holds the pod's metadata
+            // for that long, also when the pod is deleted before a line of it is read.
+            if decoders[discovered.stream] == nil { decoders[discovered.stream] = makeDecoder(discovered.stream) }
             identify(files.count - 1, force: false)
         }
     }

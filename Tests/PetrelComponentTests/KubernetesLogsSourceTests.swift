@@ -1,0 +1,247 @@
+import Logging
+import PetrelCore
+import PetrelTestSupport
+import Synchronization
+import Testing
+
+@testable import PetrelSources
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The `kubernetes_logs` source on a temp directory laid out as `/var/log/pods`, with a queue the test acknowledges
+/// as a sink buffer would; and with pod metadata from the scripted API server.
+@Suite struct KubernetesLogsSourceTests {
+    /// A source over `<directory>/pods` wired to one queue.
+    final class Harness: Sendable {
+        let directory: String
+        let queue = BatchQueue(capacity: 100_000, producers: 1)
+        let telemetry = componentTestTelemetry(id: "pods", type: "kubernetes_logs", kind: .source)
+        let shutdown = ShutdownSignal()
+        let source: KubernetesLogsSource
+        let ready = Atomic<Bool>(false)
+
+        init(
+            directory: String, api: KubernetesAPIConfig? = nil, metadata: PodMetadataIndex = PodMetadataIndex(),
+            readFrom: FileSourceConfig.ReadFrom = .beginning
+        ) {
+            self.directory = directory
+            var config = KubernetesLogsSourceConfig(nodeName: "node-a")
+            config.tailing.readFrom = readFrom
+            config.podsRoot = directory + "/pods"
+            config.tailing.globMinimumCooldown = .milliseconds(100)
+            config.tailing.checkpointInterval = .milliseconds(50)
+            config.kubernetesAPI = api
+            source = KubernetesLogsSource(
+                config: config, checkpointDirectory: directory + "/data/checkpoints/pods", metadata: metadata)
+        }
+
+        var podsRoot: String { directory + "/pods" }
+
+        func start() async -> Task<Void, any Error> {
+            let output = Output(edges: [.init(queue: queue, accepts: .all, buffers: false)], telemetry: telemetry)
+            let context = SourceContext(
+                id: "pods", output: output, telemetry: telemetry, logger: Logger(label: "test.kubernetes_logs"),
+                shutdown: shutdown, onReady: { self.ready.store(true, ordering: .relaxed) })
+            let task = Task {
+                try await source.run(context)
+                queue.producerFinished()
+            }
+            _ = await componentEventually { ready.load(ordering: .relaxed) }
+            return task
+        }
+
+        func next(timeout: Duration = .seconds(20)) async -> Envelope? {
+            await withTaskGroup(of: Envelope?.self) { group in
+                group.addTask { await self.queue.next() }
+                group.addTask {
+                    try? await Task.sleep(for: timeout)
+                    return nil
+                }
+                let first = await group.next() ?? nil
+                group.cancelAll()
+                return first
+            }
+        }
+
+        /// Receives and acknowledges envelopes until `count` records came.
+        func receive(_ count: Int) async -> [LogRecord] {
+            var records: [LogRecord] = []
+            while records.count < count, let envelope = await next() {
+                if case .logs(let logs) = envelope.batch { records += logs.records }
+                envelope.acknowledgement.acknowledge()
+            }
+            return records
+        }
+
+        func counter(_ name: String) -> UInt64 {
+            telemetry.registry.counter(
+                name, help: "", labels: [("component_id", "pods"), ("component_type", "kubernetes_logs")]
+            ).value
+        }
+
+        func stop(_ task: Task<Void, any Error>) async throws {
+            shutdown.trigger()
+            try await task.value
+        }
+
+        func checkpoints() throws -> [String: Int64] {
+            let loaded = try CheckpointStore(directory: directory + "/data/checkpoints/pods").load()
+            return Dictionary(loaded.map { (String($0.path.dropFirst(podsRoot.count)), $0.offset) }) { $1 }
+        }
+    }
+
+    static func cri(_ messages: [String], tag: String = "F", at second: Int = 0) -> String {
+        messages.map { "2026-12-06T10:15:\(10 + second).000000001Z stdout \(tag) \($0)\n" }.joined()
+    }
+
+    static func docker(_ messages: [String]) -> String {
+        messages.map { #"{"log":"\#($0)\n","stream":"stderr","time":"2026-12-06T10:15:42.5Z"}"# + "\n" }.joined()
+    }
+
+    static func size(_ path: String) -> Int64 {
+        var info = stat()
+        return stat(path, &info) == 0 ? Int64(info.st_size) : -1
+    }
+
+    @Test func everyLineOnceWithItsPodAndARotationMidLineGivesOneRecord() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTree(directory) }
+        let harness = Harness(directory: directory)
+        let web = harness.podsRoot + "/shop_web-1_uid-a/app"
+        let job = harness.podsRoot + "/batch_job-1_uid-b/main"
+        try writeFile(web + "/0.log", Self.cri((0..<50).map { "a-\($0)" }))
+        try writeFile(web + "/1.log", Self.cri(["a1-0"]))
+        try writeFile(job + "/0.log", Self.docker((0..<20).map { "b-\($0)" }))
+        let task = await harness.start()
+
+        let first = await harness.receive(71)
+        #expect(first.count == 71)
+        #expect(Set(first.map(\.message)).count == 71, "no line twice")
+        for record in first {
+            let isWeb = record.message.hasPrefix("a")
+            #expect(record.resource["k8s.namespace.name"] == .string(isWeb ? "shop" : "batch"))
+            #expect(record.resource["k8s.pod.name"] == .string(isWeb ? "web-1" : "job-1"))
+            #expect(record.resource["k8s.pod.uid"] == .string(isWeb ? "uid-a" : "uid-b"))
+            #expect(record.resource["k8s.container.name"] == .string(isWeb ? "app" : "main"))
+            #expect(record.resource["k8s.container.restart_count"] == .int(record.message.hasPrefix("a1-") ? 1 : 0))
+            #expect(record.resource["k8s.node.name"] == .string("node-a"))
+            #expect(record.fields["log.iostream"] == .string(isWeb ? "stdout" : "stderr"))
+        }
+        #expect(first.filter { $0.message.hasPrefix("a-") }.map(\.message) == (0..<50).map { "a-\($0)" }, "in order")
+
+        // The kubelet rotates while the container is in the middle of a long line.
+        try appendFile(web + "/0.log", Self.cri(["split-"], tag: "P", at: 1))
+        #expect(await componentEventually { harness.counter("petrel_file_lines_read_total") == 72 })
+        #expect(rename(web + "/0.log", web + "/0.log.20261206-101511") == 0)
+        try writeFile(web + "/0.log", Self.cri(["across", "a-50"], at: 2))
+        // A pod started after the source is found too.
+        try writeFile(harness.podsRoot + "/shop_new-1_uid-c/app/0.log", Self.cri(["c-0"]))
+        let later = await harness.receive(3)
+        #expect(Set(later.map(\.message)) == ["split-across", "a-50", "c-0"])
+        #expect(later.first { $0.message == "split-across" }?.timestamp == 1_796_552_111_000_000_001)
+        try await harness.stop(task)
+        #expect(await harness.queue.next() == nil, "nothing more, nothing twice")
+        let checkpoints = try harness.checkpoints()
+        for path in [
+            "/shop_web-1_uid-a/app/0.log.20261206-101511", "/shop_web-1_uid-a/app/0.log",
+            "/shop_web-1_uid-a/app/1.log", "/batch_job-1_uid-b/main/0.log", "/shop_new-1_uid-c/app/0.log",
+        ] {
+            #expect(checkpoints[path] == Self.size(harness.podsRoot + path), "\(path): all acknowledged")
+        }
+    }
+
+    @Test func recordsCarryPodMetadataAlsoForAPodDeletedBeforeItsFileWasRead() async throws {
+        let api = try await PodWatcherTests.Harness()
+        let directory = try makeTemporaryDirectory()
+        defer { removeTree(directory) }
+        let metadata = PodMetadataIndex()
+        let harness = Harness(directory: directory, api: try api.config(), metadata: metadata)
+        let web = KubernetesFixtures.pod(
+            name: "web-5f7c9d8b4-abcde", uid: "uid-web", resourceVersion: "90", labels: ["app": "web"],
+            annotations: ["team": "checkout"], owner: ("ReplicaSet", "web-5f7c9d8b4"), templateHash: "5f7c9d8b4")
+        let backup = { (version: String, deleting: Bool) in
+            KubernetesFixtures.pod(
+                name: "backup-29412360-x7p2k", uid: "uid-job", resourceVersion: version, labels: ["app": "backup"],
+                owner: ("Job", "backup-29412360"), deleting: deleting)
+        }
+        let petrel = KubernetesFixtures.pod(
+            name: "petrel-x9k2p", namespace: "observability", uid: "uid-petrel", resourceVersion: "92",
+            labels: ["app.kubernetes.io/name": "petrel"], owner: ("DaemonSet", "petrel"))
+        api.server.enqueue(
+            .json(
+                status: 200,
+                body: KubernetesFixtures.podList(resourceVersion: "100", pods: [web, backup("91", false), petrel])),
+            .stream([.pause, .event(KubernetesFixtures.event("DELETED", backup("101", true)))]))
+        let webLog = harness.podsRoot + "/shop_web-5f7c9d8b4-abcde_uid-web/app/0.log"
+        let backupDirectory = harness.podsRoot + "/shop_backup-29412360-x7p2k_uid-job"
+        let petrelLog = harness.podsRoot + "/observability_petrel-x9k2p_uid-petrel/petrel/0.log"
+        try writeFile(webLog, Self.cri(["web-0", "web-1"]))
+        try writeFile(petrelLog, Self.cri(["petrel's own line"]))
+        // The backup pod's first line is not complete yet: its file is open, not one line of it read.
+        try writeFile(backupDirectory + "/main/0.log", "2026-12-06T10:15:40Z stdout F backup-0")
+        let task = await harness.start()
+
+        let webRecords = await harness.receive(2)
+        #expect(webRecords.map(\.message) == ["web-0", "web-1"])
+        for record in webRecords {
+            #expect(record.resource["k8s.pod.name"] == .string("web-5f7c9d8b4-abcde"))
+            #expect(record.resource["k8s.pod.label.app"] == .string("web"))
+            #expect(record.resource["k8s.pod.label.pod-template-hash"] == .string("5f7c9d8b4"))
+            #expect(record.resource["k8s.pod.annotation.team"] == .string("checkout"))
+            #expect(record.resource["k8s.deployment.name"] == .string("web"))
+            #expect(record.resource["cloud.availability_zone"] == .string("eu-west-1b"))
+            #expect(record.resource["cloud.region"] == .string("eu-west-1"))
+            #expect(record.resource["host.type"] == .string("m6i.large"))
+        }
+        #expect(
+            await componentEventually { harness.counter("petrel_file_lines_read_total") == 3 }, "petrel's line read")
+
+        api.server.resume()
+        #expect(await componentEventually { metadata.pod(uid: "uid-job")?.isDeleted == true }, "deleted, still held")
+        try appendFile(backupDirectory + "/main/0.log", "\n" + Self.cri(["backup-1"]))
+        let backupRecords = await harness.receive(2)
+        #expect(backupRecords.map(\.message) == ["backup-0", "backup-1"])
+        for record in backupRecords {
+            #expect(record.resource["k8s.pod.name"] == .string("backup-29412360-x7p2k"))
+            #expect(record.resource["k8s.pod.label.app"] == .string("backup"))
+            #expect(record.resource["k8s.cronjob.name"] == .string("backup"))
+            #expect(record.resource["cloud.availability_zone"] == .string("eu-west-1b"))
+        }
+        // The kubelet removes the pod's directory: once its file is read to the end, the metadata goes.
+        removeTree(backupDirectory)
+        #expect(await componentEventually { metadata.pod(uid: "uid-job") == nil }, "released when the stream ended")
+        #expect(metadata.pod(uid: "uid-web") != nil)
+
+        try await harness.stop(task)
+        await api.stop()
+        #expect(await harness.queue.next() == nil, "no record of Petrel's own pod, nothing twice")
+        let checkpoints = try harness.checkpoints()
+        #expect(
+            checkpoints["/observability_petrel-x9k2p_uid-petrel/petrel/0.log"] == Self.size(petrelLog),
+            "its line is passed over, acknowledged without a record")
+        #expect(checkpoints["/shop_web-5f7c9d8b4-abcde_uid-web/app/0.log"] == Self.size(webLog))
+    }
+
+    @Test func readFromEndSkipsWhatIsThereAtStartupAlsoAfterWaitingForTheFirstList() async throws {
+        let api = try await PodWatcherTests.Harness()
+        let directory = try makeTemporaryDirectory()
+        defer { removeTree(directory) }
+        let harness = Harness(directory: directory, api: try api.config(), readFrom: .end)
+        let web = KubernetesFixtures.pod(
+            name: "web-5f7c9d8b4-abcde", uid: "uid-web", resourceVersion: "90", labels: ["app": "web"])
+        // The source waits for the LIST before the tailer's first scan: what that scan finds was there at startup.
+        api.server.enqueue(.json(status: 200, body: KubernetesFixtures.podList(resourceVersion: "100", pods: [web])))
+        let log = harness.podsRoot + "/shop_web-5f7c9d8b4-abcde_uid-web/app/0.log"
+        try writeFile(log, Self.cri(["old-0", "old-1"]))
+        let task = await harness.start()
+        try appendFile(log, Self.cri(["new-0"]))
+        let records = await harness.receive(1)
+        #expect(records.map(\.message) == ["new-0"])
+        #expect(records.first?.resource["k8s.pod.label.app"] == .string("web"))
+        try await harness.stop(task)
+        await api.stop()
+        #expect(await harness.queue.next() == nil, "the lines there at startup are not read")
+    }
+}
