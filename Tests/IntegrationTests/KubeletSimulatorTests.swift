@@ -52,11 +52,7 @@ import Testing
             try await Task.sleep(for: .milliseconds(50))
         }
         let report = await kubelet.stop()
-        print(
-            "kubelet simulator: \(report.messageCount) messages, \(report.rawLines) lines, \(report.bytes) bytes in "
-                + "\(report.elapsed): \(Int(report.rawLinesPerSecond)) lines/s; \(report.rotations) rotations "
-                + "(\(report.rotationsInsideAMessage) between two pieces), \(report.shortLivedPods.count) short-lived pods"
-        )
+        print("kubelet simulator: \(report.summary)")
         #expect(report.rotations >= 3 * settings.pods, "every pod rotated, and rotated again")
         #expect(report.rotationsInsideAMessage > 0)
 

@@ -87,6 +87,14 @@ public final class KubeletSimulator: Sendable {
 
         public var messageCount: Int { messages.values.reduce(0, +) }
 
+        /// One line for a test's output: counts and the rate.
+        public var summary: String {
+            "\(messageCount) messages, \(rawLines) lines, \(bytes) bytes in \(elapsed): \(Int(rawLinesPerSecond)) lines/s; "
+                + "\(rotations) rotations (\(rotationsInsideAMessage) between two pieces of a message), "
+                + "\(gone.filter { $0.reason == .gzipped }.count) files gzipped, "
+                + "\(gone.filter { $0.reason == .deleted }.count) deleted before gzip, \(shortLivedPods.count) short-lived pods"
+        }
+
         /// Raw lines per second of writing.
         public var rawLinesPerSecond: Double {
             Double(rawLines)
@@ -148,9 +156,10 @@ public final class KubeletSimulator: Sendable {
     /// Whether message `seq` of a long-lived pod is written in pieces.
     public func isSplit(seq: Int) -> Bool { seq % settings.splitEvery == settings.splitEvery - 1 }
 
-    /// The message a pod wrote as `seq`, whole (the pieces of a split message joined).
-    public func message(pod: Int, seq: Int, shortLived: Bool = false) -> String {
-        guard !shortLived, isSplit(seq: seq) else {
+    /// The message a pod wrote as `seq`, whole (the pieces of a split message joined); short-lived pods (numbered
+    /// from `settings.pods` on) split none.
+    public func message(pod: Int, seq: Int) -> String {
+        guard pod < settings.pods, isSplit(seq: seq) else {
             return Self.text(pod: pod, seq: seq, part: nil, bytes: settings.messageBytes)
         }
         return (0..<settings.splitPieces).map { piece(pod: pod, seq: seq, part: $0) }.joined()
