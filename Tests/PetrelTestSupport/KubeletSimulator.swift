@@ -30,6 +30,9 @@ public final class KubeletSimulator: Sendable {
         public var dockerEvery = 5
         /// Messages per second across the long-lived pods; the writer goes as fast as it can when it falls behind.
         public var messagesPerSecond = 50_000
+        /// The long-lived pods stop writing once they wrote this many messages in all (short-lived pods keep
+        /// coming, and files keep rotating, until `stop()`), so a test's volume does not depend on its timing.
+        public var maxMessages = Int.max
         /// Bytes of each message (at least its `pod=… seq=…` prefix).
         public var messageBytes = 64
         /// Every `splitEvery`-th message of a long-lived pod (seq % splitEvery == splitEvery - 1) is written in
@@ -95,7 +98,7 @@ public final class KubeletSimulator: Sendable {
                 + "\(gone.filter { $0.reason == .deleted }.count) deleted before gzip, \(shortLivedPods.count) short-lived pods"
         }
 
-        /// Raw lines per second of writing.
+        /// Raw lines per second of writing (until `maxMessages`, when set).
         public var rawLinesPerSecond: Double {
             Double(rawLines)
                 / max(1e-9, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
@@ -240,9 +243,11 @@ private struct NodeWriter {
         }
         var nextShortLived = start
         var written = 0
+        var writingEnded: ContinuousClock.Instant?
         while !shouldStop(.init(messages: written, rotations: report.rotations)) {
             let now = ContinuousClock.now
-            let owed = Int(Double(settings.messagesPerSecond) * seconds(now - start)) - written
+            let owed =
+                min(settings.maxMessages, Int(Double(settings.messagesPerSecond) * seconds(now - start))) - written
             if owed > 0 {
                 let longLived = pods.indices.filter { !pods[$0].shortLived }
                 for (position, index) in longLived.enumerated() {
@@ -250,6 +255,7 @@ private struct NodeWriter {
                     emit(index, messages: share, now: now)
                 }
                 written += owed
+                if written >= settings.maxMessages { writingEnded = writingEnded ?? now }
             }
             if let interval = settings.shortLivedPodInterval, now >= nextShortLived {
                 let index = nextPodIndex
@@ -273,7 +279,7 @@ private struct NodeWriter {
         for index in pods.indices where pods[index].pendingSeq != nil {
             emit(index, messages: 0, now: .now)
         }
-        report.elapsed = ContinuousClock.now - start
+        report.elapsed = (writingEnded ?? .now) - start
         for pod in pods {
             if pod.descriptor >= 0 { close(pod.descriptor) }
             report.messages[pod.index] = pod.nextSeq
@@ -293,7 +299,9 @@ private struct NodeWriter {
         try! FileManager.default.createDirectory(atPath: containerDirectory, withIntermediateDirectories: true)
         var pod = Pod(
             index: index, directory: directory, containerDirectory: containerDirectory, format: docker ? .docker : .cri,
-            shortLived: index >= settings.pods, lastCheck: .now, startedAt: .now)
+            shortLived: index >= settings.pods,
+            // The first checks are spread over the first second, as the kubelet's pass over many containers is.
+            lastCheck: .now - settings.rotationCheckInterval + .milliseconds(200 + 100 * (index % 8)), startedAt: .now)
         pod.descriptor = openLive(containerDirectory)
         pods.append(pod)
     }
