@@ -18,7 +18,7 @@ import Testing
         case kubernetesLogs
     }
 
-    static let reader = Reader.file
+    static let reader = Reader.kubernetesLogs
 
     private let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
         "petrel-kubernetes-logs-\(UUID().uuidString)")
