@@ -21,7 +21,11 @@ private typealias TraceService = Opentelemetry_Proto_Collector_Trace_V1_TraceSer
     }
 
     @Test func grpcConnectionWithoutAPrefaceIsClosed() async throws {
-        let source = try await RunningOTLPSource(config: Self.config())
+        var config = Self.config()
+        // The real client below must not lose its connection to the idle timeout while a loaded machine stalls.
+        config.listener.requestHeaderTimeout = .seconds(2)
+        config.listener.idleTimeout = .seconds(60)
+        let source = try await RunningOTLPSource(config: config)
         let silent = try #require(await offload { RawConnection(port: source.grpcPort) })
         let halfPreface = try #require(await offload { RawConnection(port: source.grpcPort) })
         halfPreface.send("PRI * HTTP/2.0\r\n")
