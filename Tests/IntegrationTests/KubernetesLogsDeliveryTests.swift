@@ -125,7 +125,7 @@ import Testing
         print(
             "petrel delivered \(output.records) records (\(deliveredBeforeKill) before kill -9), "
                 + "\(output.duplicates) duplicates (\(output.duplicateBytes) bytes)")
-        expected.check(output, kubelet: kubelet, exactlyOnce: false, afterKill: true)
+        expected.check(output, kubelet: kubelet, exactlyOnce: false)
         // What is sent twice is what was read past the last checkpoint (the unacknowledged window, and what was
         // acknowledged in the checkpoint interval before the kill) and what the disk buffer handed the sink after it
         // last recorded an acknowledgement: 1.2 to 2.3 MB in seven runs.
@@ -190,21 +190,14 @@ private struct Expectation {
         return missing
     }
 
-    /// `afterKill`: the run was killed with SIGKILL and restarted.
-    func check(_ output: OutputTally, kubelet: KubeletSimulator, exactlyOnce: Bool = true, afterKill: Bool = false) {
+    func check(_ output: OutputTally, kubelet: KubeletSimulator, exactlyOnce: Bool = true) {
         let missing = missing(from: output)
         let (ofShortLivedPods, ofLongLivedPods) = (
             missing.filter { report.shortLivedPods.contains($0.pod) },
             missing.filter { !report.shortLivedPods.contains($0.pod) }
         )
-        // Open bug (#11): after SIGKILL, kubernetes_logs can resume between the pieces of a split line, merging a
-        // piece with the lines after it and losing what the merged record stood for; the file source passes this.
-        let knownKillBug = afterKill && reader == .kubernetesLogs
-        withKnownIssue("kubernetes_logs resumes between split-line pieces after kill -9", isIntermittent: true) {
-            #expect(ofLongLivedPods.isEmpty, "\(ofLongLivedPods.count) messages missing: \(describe(ofLongLivedPods))")
-        } when: {
-            knownKillBug
-        }
+        // Also after SIGKILL: a rotated file the kubelet gzipped while Petrel was down is read on from its checkpoint.
+        #expect(ofLongLivedPods.isEmpty, "\(ofLongLivedPods.count) messages missing: \(describe(ofLongLivedPods))")
         // The tailer looks for new files between two read rounds, and a round reads up to `max_read_bytes` of every
         // busy file: on a loaded machine, in a debug build, it can outlast a pod that lives 200 ms and is removed a
         // second later (and a pod removed while Petrel restarts is gone for any reader).
@@ -225,14 +218,9 @@ private struct Expectation {
         #expect(output.malformed.isEmpty, "records without pod=… seq=…: \(output.malformed.prefix(3))")
         if exactlyOnce { #expect(output.counts.count == output.records) }
         if reader == .kubernetesLogs {
-            withKnownIssue("kubernetes_logs resumes between split-line pieces after kill -9", isIntermittent: true) {
-                #expect(
-                    output.wrongMessages.isEmpty,
-                    "messages not merged back as written: \(output.wrongMessages.prefix(3))")
-                #expect(output.checkedMessages == output.records)
-            } when: {
-                knownKillBug
-            }
+            #expect(
+                output.wrongMessages.isEmpty, "messages not merged back as written: \(output.wrongMessages.prefix(3))")
+            #expect(output.checkedMessages == output.records)
         }
     }
 }

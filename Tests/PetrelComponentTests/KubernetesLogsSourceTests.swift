@@ -1,4 +1,5 @@
 import Logging
+import PetrelCodecs
 import PetrelCore
 import PetrelTestSupport
 import Synchronization
@@ -150,6 +151,52 @@ import Glibc
         ] {
             #expect(checkpoints[path] == Self.size(harness.podsRoot + path), "\(path): all acknowledged")
         }
+    }
+
+    /// The kubelet rotates and gzips as it does while Petrel is down (a restart, `kill -9`): the gzipped file's unread
+    /// lines are read from where the checkpoint left them, a split line across the rotation is whole, and a gzipped
+    /// file already read to its end is not read again.
+    @Test func aRotatedFileGzippedWhilePetrelWasDownIsReadOnFromItsCheckpoint() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTree(directory) }
+        let web = directory + "/pods/shop_web-1_uid-a/app"
+        let job = directory + "/pods/batch_job-1_uid-b/main"
+        let webFirst = Self.cri((0..<10).map { "a-\($0)" })
+        let jobFirst = Self.cri((0..<5).map { "b-\($0)" })
+        try writeFile(web + "/0.log", webFirst)
+        try writeFile(job + "/0.log", jobFirst)
+        let before = Harness(directory: directory)
+        let first = await before.start()
+        #expect(await before.receive(15).count == 15)
+        try await before.stop(first)
+
+        // Down meanwhile: the container writes on, the kubelet rotates and gzips (`<name>.gz`, the plain file gone).
+        let webRest = Self.cri((10..<15).map { "a-\($0)" }) + Self.cri(["split-"], tag: "P", at: 1)
+        try Self.gzipRotated(web + "/0.log.20261206-101511", contents: webFirst + webRest)
+        try writeFile(web + "/0.log", Self.cri(["across", "a-15"], at: 2))
+        try Self.gzipRotated(job + "/0.log.20261206-101511", contents: jobFirst)
+        try writeFile(job + "/0.log", Self.cri(["b-5"]))
+        #expect(unlink(web + "/0.log.20261206-101511") != 0 && unlink(job + "/0.log.20261206-101511") != 0)
+
+        let after = Harness(directory: directory)
+        let second = await after.start()
+        let records = await after.receive(8)
+        #expect(
+            records.filter { $0.message.hasPrefix("a-") || $0.message.hasPrefix("split") }.map(\.message)
+                == (10..<15).map { "a-\($0)" } + ["split-across", "a-15"], "the rest, in order, the split line whole")
+        #expect(records.filter { $0.message.hasPrefix("b-") }.map(\.message) == ["b-5"])
+        try await after.stop(second)
+        #expect(await after.queue.next() == nil, "nothing twice")
+        #expect(after.counter("petrel_file_lines_read_total") == 9, "the gzipped file from its checkpoint")
+    }
+
+    /// Writes `contents` gzipped to `<path>.gz`, as the kubelet leaves a rotated file it compressed.
+    static func gzipRotated(_ path: String, contents: String) throws {
+        let compressed = Zlib.compress(Array(contents.utf8), format: .gzip)
+        let descriptor = open(path + ".gz", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        defer { close(descriptor) }
+        let written = compressed.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        #expect(written == compressed.count)
     }
 
     @Test func recordsCarryPodMetadataAlsoForAPodDeletedBeforeItsFileWasRead() async throws {

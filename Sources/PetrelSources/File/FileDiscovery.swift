@@ -9,6 +9,8 @@ struct DiscoveredFile: Sendable, Equatable {
     var stream: String
     /// Sorts the files of a stream found in the same scan, oldest first (rotated files before the live one).
     var order: String
+    /// A rotated file the kubelet gzipped: read only when a checkpoint says it holds unread lines.
+    var isCompressed = false
 }
 
 /// Where a tailer finds its files: the `file` source's globs, `kubernetes_logs`' pod directories.

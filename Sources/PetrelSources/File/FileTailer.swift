@@ -178,6 +178,10 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
                 continue
             }
             if ignored.contains(key) { continue }
+            if discovered.isCompressed {
+                if let descriptor = unpack(discovered, key: key) { fresh.append((discovered, descriptor, info)) }
+                continue
+            }
             let descriptor = open(discovered.path, O_RDONLY | O_CLOEXEC)
             guard descriptor >= 0 else {
                 logger.warning("Cannot open file", metadata: ["path": "\(discovered.path)", "errno": "\(errno)"])
@@ -216,6 +220,33 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
             // for that long, also when the pod is deleted before a line of it is read.
             if decoders[discovered.stream] == nil { decoders[discovered.stream] = makeDecoder(discovered.stream) }
             identify(files.count - 1, force: false)
+        }
+    }
+
+    /// Unpacks a gzipped rotated file whose checkpoint says lines of it were not read (the kubelet compressed it
+    /// while Petrel was down); any other compressed file is ignored. Costs nothing once every checkpoint loaded at
+    /// start has found its file.
+    private mutating func unpack(_ discovered: DiscoveredFile, key: [UInt64]) -> Int32? {
+        guard !loaded.isEmpty else { return nil }
+        do {
+            let loaded = self.loaded
+            let descriptor = try CompressedRotation.unpack(
+                path: discovered.path, into: settings.checkpointDirectory,
+                wanted: { fingerprint in loaded[fingerprint] != nil })
+            if descriptor == nil { ignored.insert(key) }
+            if descriptor != nil {
+                logger.info(
+                    "Reading the unread rest of a rotated file compressed meanwhile",
+                    metadata: ["path": "\(discovered.path)"])
+            }
+            return descriptor
+        } catch {
+            ignored.insert(key)
+            context.telemetry.error(.processing)
+            logger.error(
+                "Cannot read a compressed rotated file; its unread lines are lost",
+                metadata: ["path": "\(discovered.path)", "error": "\(error.description)"])
+            return nil
         }
     }
 
