@@ -481,7 +481,8 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
 
     private func send(_ records: [LogRecord], spans: [FileSpan], bytes: Int) async throws {
         let ledger = self.ledger
-        let acknowledgement = Acknowledgement { ledger.acknowledged(spans, bytes: bytes) }
+        // The files are read again from the checkpoint after a crash: only delivery may move it past a memory buffer.
+        let acknowledgement = Acknowledgement(untilDelivered: true) { ledger.acknowledged(spans, bytes: bytes) }
         context.telemetry.receivedEvents.increment(by: records.count)
         context.telemetry.receivedBytes.increment(by: bytes)
         try await context.output.send(Envelope(.logs(LogBatch(records: records)), acknowledgement: acknowledgement))
