@@ -17,7 +17,7 @@ import Glibc
     /// A source over `<directory>/pods` wired to one queue.
     final class Harness: Sendable {
         let directory: String
-        let queue = BatchQueue(capacity: 100_000, producers: 1)
+        let queue: BatchQueue
         let telemetry = componentTestTelemetry(id: "pods", type: "kubernetes_logs", kind: .source)
         let shutdown = ShutdownSignal()
         let source: KubernetesLogsSource
@@ -25,9 +25,10 @@ import Glibc
 
         init(
             directory: String, api: KubernetesAPIConfig? = nil, metadata: PodMetadataIndex = PodMetadataIndex(),
-            readFrom: FileSourceConfig.ReadFrom = .beginning
+            readFrom: FileSourceConfig.ReadFrom = .beginning, queueCapacity: Int = 100_000
         ) {
             self.directory = directory
+            queue = BatchQueue(capacity: queueCapacity, producers: 1)
             var config = KubernetesLogsSourceConfig(nodeName: "node-a")
             config.tailing.readFrom = readFrom
             config.podsRoot = directory + "/pods"
@@ -197,6 +198,30 @@ import Glibc
         defer { close(descriptor) }
         let written = compressed.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
         #expect(written == compressed.count)
+    }
+
+    /// A pod that lives a moment and whose directory is removed while the tailer waits for room downstream: its
+    /// file was opened as it appeared, so its lines are read all the same.
+    @Test func aShortLivedPodRemovedWhileTheTailerWaitsIsReadAllTheSame() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTree(directory) }
+        let harness = Harness(directory: directory, queueCapacity: 1)
+        let web = harness.podsRoot + "/shop_web-1_uid-a/app/0.log"
+        try writeFile(web, Self.cri(["a-0"]))
+        let task = await harness.start()
+        #expect(await componentEventually { harness.counter("petrel_file_lines_read_total") == 1 })
+        // The queue holds one batch and nobody takes it: the tailer's next send waits.
+        try appendFile(web, Self.cri(["a-1"]))
+        #expect(await componentEventually { harness.counter("petrel_file_lines_read_total") == 2 })
+        let job = harness.podsRoot + "/batch_job-1_uid-b"
+        try writeFile(job + "/main/0.log", Self.cri(["b-0", "b-1"]))
+        try await Task.sleep(for: .milliseconds(500))
+        removeTree(job)
+
+        let records = await harness.receive(4)
+        #expect(records.map(\.message).sorted() == ["a-0", "a-1", "b-0", "b-1"])
+        try await harness.stop(task)
+        #expect(await harness.queue.next() == nil, "nothing twice")
     }
 
     @Test func recordsCarryPodMetadataAlsoForAPodDeletedBeforeItsFileWasRead() async throws {

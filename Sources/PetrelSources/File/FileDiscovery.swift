@@ -14,7 +14,7 @@ struct DiscoveredFile: Sendable, Equatable {
 }
 
 /// Where a tailer finds its files: the `file` source's globs, `kubernetes_logs`' pod directories.
-protocol FileDiscovery {
+protocol FileDiscovery: Sendable {
     /// The files present now, and the directories to watch for new ones.
     func scan() -> (files: [DiscoveredFile], directories: [String])
 }
