@@ -201,8 +201,12 @@ public struct LogBodyDecoder: Sendable {
             let magnitude = number.magnitude
             let scale: Double =
                 magnitude < 1e11 ? 1e9 : magnitude < 1e14 ? 1e6 : magnitude < 1e17 ? 1e3 : 1
-            let scaled = (number * scale).rounded()
-            return scaled.magnitude < 9.2e18 ? Int64(scaled) : nil
+            // Whole and fractional parts apart: at 10^18 a double is only good to 256 ns.
+            let whole = number.rounded(.towardZero)
+            let fraction = ((number - whole) * scale).rounded()
+            guard (whole * scale).magnitude < 9.2e18 else { return nil }
+            let (total, overflow) = (Int64(whole) * Int64(scale)).addingReportingOverflow(Int64(fraction))
+            return overflow ? nil : total
         default:
             return nil
         }
