@@ -17,7 +17,8 @@ public enum Zstd {
     /// One frame that declares its content size, so a receiver can refuse it by its header.
     ///
     /// - Parameter level: 1 (fastest) through 19 (smallest); 20 to 22 need a large window to decode.
-    public static func compress(_ input: UnsafeRawBufferPointer, into output: inout [UInt8], level: Int = defaultLevel) {
+    public static func compress(_ input: UnsafeRawBufferPointer, into output: inout [UInt8], level: Int = defaultLevel)
+    {
         precondition((1...22).contains(level), "zstd compression level must be in 1...22, got \(level)")
         let bound = ZSTD_compressBound(input.count)
         precondition(ZSTD_isError(bound) == 0, "zstd cannot compress \(input.count) bytes at once")

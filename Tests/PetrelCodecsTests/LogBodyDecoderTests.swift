@@ -55,7 +55,9 @@ import Testing
         #expect(records.first?.message == "Shell spawned")
         #expect(records.first?.severity == "Warning")
         #expect(records.first?.timestamp == 1_765_069_323_123_456_789)
-        #expect(records.first?.fields["output_fields"] == .object(["container.id": .string("abc123"), "proc.name": .string("bash")]))
+        #expect(
+            records.first?.fields["output_fields"]
+                == .object(["container.id": .string("abc123"), "proc.name": .string("bash")]))
         #expect(records.first?.fields["message"] == nil)
 
         let array = try decode(.json, #" [ {"message":"a"}, "b", {"message":"c","k":"v"} ] "#)

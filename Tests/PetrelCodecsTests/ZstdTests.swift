@@ -83,7 +83,9 @@ import Testing
     @Test func corruptInputThrows() {
         var badMagic = Self.cliHello
         badMagic[0] ^= 0xFF
-        let error = #expect(throws: ZstdError.corruptInput) { try Zstd.decompress(badMagic, maxDecompressedLength: 100) }
+        let error = #expect(throws: ZstdError.corruptInput) {
+            try Zstd.decompress(badMagic, maxDecompressedLength: 100)
+        }
         #expect(error?.description == "zstd: corrupt input (Unknown frame descriptor)")
 
         var badChecksum = Zstd.compress(TestPayloads.compressible(count: 1_000))

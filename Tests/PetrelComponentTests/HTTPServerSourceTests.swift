@@ -86,7 +86,10 @@ func curl(_ arguments: [String], body: [UInt8], in directory: URL) async throws 
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
         process.arguments =
-            ["-s", "-S", "--max-time", "30", "--data-binary", "@\(bodyFile.path)", "-D", headFile.path, "-o", outFile.path]
+            [
+                "-s", "-S", "--max-time", "30", "--data-binary", "@\(bodyFile.path)", "-D", headFile.path, "-o",
+                outFile.path,
+            ]
             + arguments
         do { try process.run() } catch { return -1 }
         process.waitUntilExit()
@@ -112,10 +115,11 @@ func compressWithCLI(_ tool: String, _ arguments: [String], _ input: [UInt8], in
     let process = Process()
     process.executableURL = URL(fileURLWithPath: tool)
     process.arguments = arguments + [inputFile.path]
-    process.standardOutput = try FileHandle(forWritingTo: { () -> URL in
-        FileManager.default.createFile(atPath: outputFile.path, contents: nil)
-        return outputFile
-    }())
+    process.standardOutput = try FileHandle(
+        forWritingTo: { () -> URL in
+            FileManager.default.createFile(atPath: outputFile.path, contents: nil)
+            return outputFile
+        }())
     try process.run()
     process.waitUntilExit()
     guard process.terminationStatus == 0 else { throw TestSupportError("\(tool) \(arguments) failed") }
@@ -236,7 +240,9 @@ func compressWithCLI(_ tool: String, _ arguments: [String], _ input: [UInt8], in
         #expect(records.first?.severity == "Warning")
         #expect(records.first?.timestamp == 1_765_069_323_123_456_789)
         #expect(records.first?.fields["rule"] == .string("Terminal shell in container"))
-        #expect(records.first?.fields["output_fields"] == .object(["container.id": .string("abc123"), "proc.name": .string("bash")]))
+        #expect(
+            records.first?.fields["output_fields"]
+                == .object(["container.id": .string("abc123"), "proc.name": .string("bash")]))
 
         let array = #"[{"output":"one"},{"output":"two"},"three"]"#
         #expect(await source.post(Array(array.utf8))?.status == 200)
@@ -303,10 +309,12 @@ func compressWithCLI(_ tool: String, _ arguments: [String], _ input: [UInt8], in
         let anonymous = try await curl([url], body: Array(Self.ndjson.utf8), in: directory)
         #expect(anonymous.status == 401)
         #expect(anonymous.headers["www-authenticate"]?.hasPrefix("Bearer") == true)
-        let wrong = try await curl(["-H", "Authorization: Bearer nope", url], body: Array(Self.ndjson.utf8), in: directory)
+        let wrong = try await curl(
+            ["-H", "Authorization: Bearer nope", url], body: Array(Self.ndjson.utf8), in: directory)
         #expect(wrong.status == 401)
         #expect(source.queue.count == 0)
-        let right = try await curl(["-H", "Authorization: Bearer s3cret", url], body: Array(Self.ndjson.utf8), in: directory)
+        let right = try await curl(
+            ["-H", "Authorization: Bearer s3cret", url], body: Array(Self.ndjson.utf8), in: directory)
         #expect(right.status == 200)
         #expect(await source.nextRecords()?.count == 2)
         try await source.stop()
@@ -389,6 +397,9 @@ func compressWithCLI(_ tool: String, _ arguments: [String], _ input: [UInt8], in
                 "petrel.yaml: sources.logs_in.codek: unknown key",
             ])
         let (_, textKeys) = build(componentConfig(["codec": "text", "message_key": "msg"]))
-        #expect(textKeys == ["petrel.yaml: sources.logs_in.message_key: applies to the json and ndjson codecs only, not text"])
+        #expect(
+            textKeys == [
+                "petrel.yaml: sources.logs_in.message_key: applies to the json and ndjson codecs only, not text"
+            ])
     }
 }

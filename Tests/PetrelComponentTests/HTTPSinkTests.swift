@@ -22,10 +22,13 @@ import Testing
                     severity: index.isMultiple(of: 2) ? "INFO" : "",
                     fields: [
                         "index": .int(Int64(index)), "ratio": .double(Double(index) / 4), "ok": .bool(true),
-                        "none": .null, "tags": .array([.string("a"), .int(1)]), "nested": .object(["deep": .string("é€")]),
+                        "none": .null, "tags": .array([.string("a"), .int(1)]),
+                        "nested": .object(["deep": .string("é€")]),
                     ],
                     metadata: ["source_type": "test", "file": "/var/log/\(index).log"],
-                    resource: [Attribute("k8s.cluster.name", .string("eu-1")), Attribute("service.name", .string("shop"))])
+                    resource: [
+                        Attribute("k8s.cluster.name", .string("eu-1")), Attribute("service.name", .string("shop")),
+                    ])
             })
     }
 

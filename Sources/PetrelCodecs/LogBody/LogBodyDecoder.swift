@@ -140,7 +140,9 @@ public struct LogBodyDecoder: Sendable {
     }
 
     /// The keys of a log line `EventJSONEncoder` writes.
-    private static let writtenKeys: Set<String> = ["kind", "timestamp", "message", "severity", "fields", "metadata", "resource"]
+    private static let writtenKeys: Set<String> = [
+        "kind", "timestamp", "message", "severity", "fields", "metadata", "resource",
+    ]
 
     /// The record a Petrel sink wrote as `object`, or nil when `object` is not in that shape.
     ///
@@ -194,7 +196,8 @@ public struct LogBodyDecoder: Sendable {
             let magnitude = number.magnitude
             let scale: Int64 =
                 magnitude < 100_000_000_000
-                ? 1_000_000_000 : magnitude < 100_000_000_000_000 ? 1_000_000 : magnitude < 100_000_000_000_000_000 ? 1_000 : 1
+                ? 1_000_000_000
+                : magnitude < 100_000_000_000_000 ? 1_000_000 : magnitude < 100_000_000_000_000_000 ? 1_000 : 1
             let (scaled, overflow) = number.multipliedReportingOverflow(by: scale)
             return overflow ? nil : scaled
         case .double(let number):

@@ -27,10 +27,7 @@ public struct HTTPServerSource: Source {
             settings: config.server,
             tls: try config.security.makeTLS(applicationProtocols: ["http/1.1"], logger: context.logger),
             authenticator: config.security.makeAuthenticator(logger: context.logger), memory: context.output.memory,
-            logger: context.logger, tooLarge: { receiver.tooLarge($0) }
-        ) { request in
-            await receiver.handle(request)
-        }
+            logger: context.logger, tooLarge: { receiver.tooLarge($0) }, handler: { await receiver.handle($0) })
         try await server.run(shutdown: context.shutdown) { port in
             context.logger.info(
                 "listening for logs over HTTP",
@@ -120,7 +117,8 @@ struct HTTPLogReceiver: Sendable {
         let limit = config.maxDecompressedSize
         let encoding = request.headers.first(name: "Content-Encoding")?.lowercased() ?? ""
         let refusal: (Bool, String) -> Refusal = { tooLarge, message in
-            Refusal(status: tooLarge ? .payloadTooLarge : .badRequest, message: "cannot decompress the body: \(message)")
+            Refusal(
+                status: tooLarge ? .payloadTooLarge : .badRequest, message: "cannot decompress the body: \(message)")
         }
         switch encoding {
         case "", "identity":
