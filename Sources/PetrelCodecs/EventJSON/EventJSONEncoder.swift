@@ -74,7 +74,7 @@ public struct EventJSONEncoder: Sendable {
         writer.key("kind")
         writer.string("log")
         writer.key("timestamp")
-        writer.string(RFC3339.format(nanoseconds: record.timestamp))
+        RFC3339.withFormatted(nanoseconds: record.timestamp) { writer.string(utf8: $0) }
         writer.key("message")
         writer.string(record.message)
         if !record.severity.isEmpty {
@@ -88,9 +88,9 @@ public struct EventJSONEncoder: Sendable {
         if !record.metadata.isEmpty {
             writer.key("metadata")
             writer.beginObject()
-            for key in record.metadata.keys.sorted() {
+            Self.forEachSorted(record.metadata) { key, value in
                 writer.key(key)
-                writer.string(record.metadata[key]!)
+                writer.string(value)
             }
             writer.endObject()
         }
@@ -188,11 +188,28 @@ public struct EventJSONEncoder: Sendable {
 
     private mutating func object(_ fields: [String: AnyValue]) {
         writer.beginObject()
-        for key in fields.keys.sorted() {
+        Self.forEachSorted(fields) { key, field in
             writer.key(key)
-            value(fields[key]!)
+            value(field)
         }
         writer.endObject()
+    }
+
+    /// A dictionary's entries by key, for output that does not depend on hashing; a record's few keys are
+    /// usually one or two, which need no array to sort.
+    private static func forEachSorted<Value>(_ dictionary: [String: Value], _ body: (String, Value) -> Void) {
+        switch dictionary.count {
+        case 0, 1:
+            for (key, value) in dictionary { body(key, value) }
+        case 2:
+            var entries = dictionary.makeIterator()
+            let (first, second) = (entries.next()!, entries.next()!)
+            let (low, high) = first.key < second.key ? (first, second) : (second, first)
+            body(low.key, low.value)
+            body(high.key, high.value)
+        default:
+            for (key, value) in dictionary.sorted(by: { $0.key < $1.key }) { body(key, value) }
+        }
     }
 
     private mutating func value(_ value: AnyValue) {

@@ -32,6 +32,7 @@ struct ContainerLineDecoder: LineDecoder {
     private let pathResource: [Attribute]
     private var cache: (pod: PodMetadata?, nodeLabels: [String: String], resource: [Attribute], kept: Bool)?
     private var isHolding: Bool
+    private var metadataCache: (path: String?, metadata: [String: String])?
 
     init(stream: String, context: ContainerLineContext) {
         self.context = context
@@ -98,12 +99,23 @@ struct ContainerLineDecoder: LineDecoder {
         }
         let (resource, kept) = podResource()
         guard kept else { return DecodedRecord(record: nil, spans: merged.pieces) }
-        var metadata = ["source_type": "kubernetes_logs"]
-        if let path { metadata["file"] = path }
         let record = LogRecord(
             timestamp: merged.timestamp, message: String(decoding: merged.message, as: UTF8.self),
-            fields: ["log.iostream": .string(merged.stream.rawValue)], metadata: metadata, resource: resource)
+            fields: merged.stream == .stdout ? Self.stdoutFields : Self.stderrFields, metadata: metadata(path: path),
+            resource: resource)
         return DecodedRecord(record: record, spans: merged.pieces)
+    }
+
+    // Shared by every record (copy on write): one dictionary per file, not one per line.
+    private static let stdoutFields: [String: AnyValue] = ["log.iostream": .string("stdout")]
+    private static let stderrFields: [String: AnyValue] = ["log.iostream": .string("stderr")]
+
+    private mutating func metadata(path: String?) -> [String: String] {
+        if let metadataCache, metadataCache.path == path { return metadataCache.metadata }
+        var metadata = ["source_type": "kubernetes_logs"]
+        if let path { metadata["file"] = path }
+        metadataCache = (path, metadata)
+        return metadata
     }
 
     /// The record's resource attributes as the index knows the pod now, and whether the pod label rules keep it
