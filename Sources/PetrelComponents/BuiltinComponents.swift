@@ -22,6 +22,8 @@ public enum BuiltinComponents {
         OTLPSink.definition,
         ConsoleSink.definition,
         FileSink.definition,
+        VictoriaLogsSink.definition,
+        ElasticsearchSink.definition,
     ]
 
     /// The registry `petrel run` and `petrel validate` hand to the `ConfigLoader`.
