@@ -25,8 +25,8 @@ public final class ElasticsearchReceiver: Sendable {
         public var source: [String: JSONValue]
     }
 
-    /// What the test makes an item fail with: its status (429, 503) given its source and how many times the same
-    /// source was sent before; nil stores it as Elasticsearch would.
+    /// What the test makes an item fail with: its status (429, 503, or 400 for a mapping error) given its source and
+    /// how many times the same source was sent before; nil stores it as Elasticsearch would.
     public typealias ItemScript = @Sendable (_ source: [String: JSONValue], _ attempt: Int) -> Int?
 
     private enum FieldType: String {
@@ -259,10 +259,13 @@ public final class ElasticsearchReceiver: Sendable {
         let attempt = state.attempts[key, default: 0]
         state.attempts[key] = attempt + 1
         if let status = items?(source, attempt) {
-            return (
-                status, status == 429 ? "es_rejected_execution_exception" : "unavailable_shards_exception",
-                "scripted failure"
-            )
+            let type =
+                switch status {
+                case 429: "es_rejected_execution_exception"
+                case 400: "document_parsing_exception"
+                default: "unavailable_shards_exception"
+                }
+            return (status, type, "scripted failure")
         }
         if isDataStream && source["@timestamp"] == nil {
             return (400, "document_parsing_exception", "data stream timestamp field [@timestamp] is missing")
