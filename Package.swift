@@ -219,8 +219,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
-            // Python scripts the tests run with the OpenTelemetry SDK; not Swift sources.
-            exclude: ["otel"]
+            // Python scripts the tests run with the OpenTelemetry SDK and Elastic's client; not Swift sources.
+            exclude: ["otel", "elasticsearch"]
         ),
     ]
 )
