@@ -31,6 +31,7 @@ public final class VictoriaLogsReceiver: Sendable {
 
     private struct State {
         var script: [Int]
+        var outage: Int?
         var entries: [Entry] = []
         var requests = 0
         var invalidLines: [String] = []
@@ -74,6 +75,11 @@ public final class VictoriaLogsReceiver: Sendable {
     /// Requests refused (4xx), with why.
     public var refusals: [String] { shared.state.withLock { $0.refusals } }
 
+    /// While set, every request is answered with this status and nothing is stored, as during an outage.
+    public func setOutage(_ status: Int?) {
+        shared.state.withLock { $0.outage = status }
+    }
+
     public func stop() async throws {
         shutdown.trigger()
         try await task.value
@@ -82,6 +88,7 @@ public final class VictoriaLogsReceiver: Sendable {
     private static func handle(_ request: HTTPIngestRequest, _ shared: Shared) -> HTTPIngestResponse {
         let scripted = shared.state.withLock { state -> Int? in
             state.requests += 1
+            if let outage = state.outage { return outage }
             return state.script.isEmpty ? nil : state.script.removeFirst()
         }
         func refuse(_ status: HTTPResponseStatus, _ reason: String) -> HTTPIngestResponse {
