@@ -285,3 +285,51 @@ import Testing
         #expect(results?.dropped == [.init(reason: "http_400", items: [0], message: "MapperParsingException[x]")])
     }
 }
+
+/// Log batches cut into requests, each knowing how many of its records each input piece holds.
+@Suite struct LogRequestBatcherTests {
+    @Test func splitsABatchAcrossRequestsAndCountsEachPiece() {
+        var batcher = LogRequestBatcher(maxEvents: 4, maxBytes: 1 << 20, maxAge: .seconds(1))
+        let first = AcknowledgementProbe()
+        let second = AcknowledgementProbe()
+        let now = ContinuousClock.now
+        let full = batcher.add(
+            Envelope(
+                .logs(LogBatch(records: LogStoreFixtures.records(count: 3))), acknowledgement: first.acknowledgement),
+            now: now)
+        #expect(full.isEmpty && batcher.deadline == now + .seconds(1))
+        let ready = batcher.add(
+            Envelope(
+                .logs(LogBatch(records: LogStoreFixtures.records(count: 6, firstSeq: 3))),
+                acknowledgement: second.acknowledgement), now: now)
+        #expect(ready.map(\.records.count) == [4, 4])
+        #expect(ready.map { $0.pieces.map(\.records) } == [[3, 1], [4]])
+        let rest = batcher.flushAll()
+        #expect(rest.map { $0.pieces.map(\.records) } == [[1]])
+        #expect(
+            (ready + rest).flatMap(\.records).map(\.message) == (0..<9).map { "pod=api-7d4b9-x2x7q seq=\($0)" })
+        // The second batch is held by three pieces: it is let go only once all three are.
+        ready[0].acknowledge()
+        #expect(first.isAcknowledged && !second.isAcknowledged)
+        ready[1].acknowledge()
+        #expect(!second.isAcknowledged)
+        rest[0].acknowledge()
+        #expect(second.isAcknowledged)
+    }
+
+    @Test func flushesOnlyOnceTheDeadlinePassed() {
+        var batcher = LogRequestBatcher(maxEvents: 100, maxBytes: 1 << 20, maxAge: .seconds(1))
+        let now = ContinuousClock.now
+        _ = batcher.add(Envelope(.logs(LogBatch(records: LogStoreFixtures.records(count: 2)))), now: now)
+        #expect(batcher.flushExpired(now: now + .milliseconds(999)).isEmpty)
+        #expect(batcher.flushExpired(now: now + .seconds(1)).map(\.records.count) == [2])
+        #expect(batcher.deadline == nil && batcher.flushAll().isEmpty)
+    }
+
+    @Test func anEmptyBatchIsLetGoAtOnce() {
+        var batcher = LogRequestBatcher(maxEvents: 100, maxBytes: 1 << 20, maxAge: .seconds(1))
+        let probe = AcknowledgementProbe()
+        #expect(batcher.add(Envelope(.logs(LogBatch()), acknowledgement: probe.acknowledgement)).isEmpty)
+        #expect(probe.isAcknowledged && batcher.deadline == nil)
+    }
+}
