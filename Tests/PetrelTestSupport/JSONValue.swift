@@ -40,11 +40,6 @@ public enum JSONValue: Decodable, Sendable, Equatable {
         return nil
     }
 
-    public var object: [String: JSONValue]? {
-        if case .object(let fields) = self { return fields }
-        return nil
-    }
-
     /// The value as VictoriaLogs stores it: strings as they are, anything else as its JSON text.
     public var text: String {
         switch self {
