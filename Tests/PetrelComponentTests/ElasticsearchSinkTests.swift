@@ -263,6 +263,17 @@ import Testing
             ])
     }
 
+    @Test func victoriaLogsAnswersCreateItemsWhateverTheAction() throws {
+        // VictoriaLogs' `/insert/elasticsearch/_bulk` (app/vlinsert/elasticsearch/bulk_response.qtpl): every item under
+        // `create`, a line it cannot parse as a 400 `document_parsing_exception`; it knows no `filter_path`.
+        let results = try #require(
+            sort(
+                #"{"took":2,"errors":true,"items":[{"create":{"status":201}},{"create":{"status":400,"error":{"type":"document_parsing_exception","reason":"cannot parse JSON"}}}]}"#,
+                sent: [0, 1]))
+        #expect(results.delivered == [0] && results.retried.isEmpty)
+        #expect(results.dropped.map(\.reason) == ["document_parsing_exception"] && results.dropped[0].items == [1])
+    }
+
     @Test func conflictsOnCreateWithIDsAreDeliveredOtherwiseDropped() {
         let answer =
             #"{"errors":true,"items":[{"create":{"status":409,"error":{"type":"version_conflict_engine_exception"}}}]}"#
