@@ -103,6 +103,19 @@ import Testing
         let victoriaLogs = try await VictoriaLogsReceiver()
         let elasticsearch = try await ElasticsearchReceiver()
         let (kubelet, report, petrel) = try await run(victoriaLogs, elasticsearch)
+        for (id, type) in [("vlogs", "victorialogs"), ("es", "elasticsearch")] {
+            let labels = #"{component_id="\#(id)",component_kind="sink",component_type="\#(type)"}"#
+            // The counters move once the answer is read, a moment after the receiver stored the last record.
+            var events = await petrel.metric("petrel_component_sent_events_total" + labels) ?? 0
+            for _ in 0..<50 where Int(events) < report.messageCount {
+                try await Task.sleep(for: .milliseconds(100))
+                events = await petrel.metric("petrel_component_sent_events_total" + labels) ?? 0
+            }
+            let bytes = await petrel.metric("petrel_component_sent_bytes_total" + labels) ?? 0
+            print(
+                "\(type): \(Int(events)) records in \(Int(bytes)) gzipped bytes, \(Int(bytes / max(events, 1))) per record"
+            )
+        }
         #expect(await petrel.stop() == 0, "a clean stop: \(petrel.logText.suffix(2000))")
         try await victoriaLogs.stop()
         try await elasticsearch.stop()
