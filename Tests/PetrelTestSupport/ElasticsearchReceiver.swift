@@ -101,7 +101,7 @@ public final class ElasticsearchReceiver: Sendable {
     }
 
     private static func json(_ status: HTTPResponseStatus, _ object: Any) -> HTTPIngestResponse {
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
         return HTTPIngestResponse(status: status, headers: ["Content-Type": "application/json"], body: Array(data))
     }
 
