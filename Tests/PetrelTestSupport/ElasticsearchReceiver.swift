@@ -101,7 +101,9 @@ public final class ElasticsearchReceiver: Sendable {
     }
 
     private static func json(_ status: HTTPResponseStatus, _ object: Any) -> HTTPIngestResponse {
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        // Elasticsearch leaves slashes unescaped.
+        let options: JSONSerialization.WritingOptions = [.sortedKeys, .withoutEscapingSlashes]
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: options)) ?? Data()
         return HTTPIngestResponse(status: status, headers: ["Content-Type": "application/json"], body: Array(data))
     }
 
