@@ -11,6 +11,9 @@ TEST_PACKAGES := $(BUILD_PACKAGES) victoria-metrics python3-venv openssl curl pr
 # The OpenTelemetry SDK from PyPI, in a venv the integration tests find at .venv-otel.
 OTEL_PYTHON_PACKAGES := opentelemetry-sdk==1.45.2 opentelemetry-exporter-otlp-proto-grpc==1.45.2 \
 	opentelemetry-exporter-otlp-proto-http==1.45.2
+# Elastic's official Python client, in a venv the integration tests find at .venv-elasticsearch: it keeps the test
+# receiver of the `_bulk` API honest (there is no Elasticsearch server in Debian).
+ELASTICSEARCH_PYTHON_PACKAGES := elasticsearch==9.5.1
 
 .PHONY: run test build lint deps test-deps print-test-packages
 
@@ -36,6 +39,9 @@ test-deps:
 	@[ -x .venv-otel/bin/python ] || python3 -m venv .venv-otel
 	@.venv-otel/bin/python -c "import opentelemetry.exporter.otlp.proto.grpc, opentelemetry.exporter.otlp.proto.http" \
 		2>/dev/null || .venv-otel/bin/pip install --quiet $(OTEL_PYTHON_PACKAGES)
+	@[ -x .venv-elasticsearch/bin/python ] || python3 -m venv .venv-elasticsearch
+	@.venv-elasticsearch/bin/python -c "import elasticsearch" 2>/dev/null \
+		|| .venv-elasticsearch/bin/pip install --quiet $(ELASTICSEARCH_PYTHON_PACKAGES)
 
 print-test-packages:
 	@echo $(TEST_PACKAGES)

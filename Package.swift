@@ -190,10 +190,12 @@ let package = Package(
             ]
         ),
         .testTarget(name: "PetrelBuffersTests", dependencies: ["PetrelBuffers"]),
-        // NIO for the scripted Kubernetes API server, which speaks TLS and streams watches.
+        // NIO for the scripted Kubernetes API server, which speaks TLS and streams watches; Petrel's HTTP server and
+        // zlib for the log stores' receivers.
         .target(
             name: "PetrelTestSupport",
             dependencies: [
+                "PetrelNet", "PetrelCodecs", "PetrelCore", .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -218,8 +220,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
-            // Python scripts the tests run with the OpenTelemetry SDK; not Swift sources.
-            exclude: ["otel"]
+            // Python scripts the tests run with the OpenTelemetry SDK and Elastic's client; not Swift sources.
+            exclude: ["otel", "elasticsearch"]
         ),
     ]
 )

@@ -24,6 +24,8 @@ public enum BuiltinComponents {
         ConsoleSink.definition,
         FileSink.definition,
         HTTPSink.definition,
+        VictoriaLogsSink.definition,
+        ElasticsearchSink.definition,
     ]
 
     /// The registry `petrel run` and `petrel validate` hand to the `ConfigLoader`.

@@ -169,7 +169,7 @@ import Testing
 
     private func config(_ path: String, _ configure: (inout FileSinkConfig) -> Void = { _ in }) throws -> FileSinkConfig
     {
-        var config = FileSinkConfig(path: try FilePathTemplate.parse(path).get())
+        var config = FileSinkConfig(path: try TimeTemplate.parse(path).get())
         configure(&config)
         return config
     }

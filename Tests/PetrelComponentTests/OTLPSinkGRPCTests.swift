@@ -224,7 +224,7 @@ import Testing
         case .drop(let reason, _):
             #expect(!retryable)
             #expect(reason == "grpc_\(OTLPGRPCExporter.name(of: code))")
-        case .delivered: Issue.record("an error is never a delivery")
+        case .delivered, .itemized: Issue.record("an error is never a delivery")
         }
     }
 }

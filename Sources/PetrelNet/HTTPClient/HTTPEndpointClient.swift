@@ -65,13 +65,15 @@ public final class HTTPEndpointClient: Sendable {
         client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 
-    /// POSTs `body` to `endpoint` (on the origin given at init) and returns the response, whatever its status.
+    /// POSTs `body` to `endpoint` (on the origin given at init) and returns the response, whatever its status, its
+    /// body cut at `maxBodyBytes` (a `_bulk` answer, read item by item, can be larger than the usual limit).
     ///
     /// A request that fails because the server closed the connection before any answer (a keep-alive connection it
     /// closed while idle) is tried once more, on a new connection: the closed one has left the pool.
-    public func post(to endpoint: HTTPEndpoint, body: ByteBuffer, headers: HTTPHeaders) async throws
-        -> HTTPClientResponse
-    {
+    public func post(
+        to endpoint: HTTPEndpoint, body: ByteBuffer, headers: HTTPHeaders,
+        maxBodyBytes: Int = HTTPEndpointClient.maxBodyBytes
+    ) async throws -> HTTPClientResponse {
         var request = HTTPClientRequest(url: url(of: endpoint))
         request.method = .POST
         request.headers = headers
@@ -87,7 +89,7 @@ public final class HTTPEndpointClient: Sendable {
         }
         var collected = ByteBuffer()
         for try await var chunk in response.body {
-            let room = Self.maxBodyBytes - collected.readableBytes
+            let room = maxBodyBytes - collected.readableBytes
             if chunk.readableBytes >= room {
                 if let slice = chunk.readSlice(length: room) { collected.writeImmutableBuffer(slice) }
                 break

@@ -71,7 +71,11 @@ struct HTTPIngestResponder: Sendable {
         memory?.add(-reserved)
         reserved = 0
         let method = HTTPMethod(rawValue: request.method.rawValue)
-        let response = await handler(HTTPIngestRequest(method: method, path: path, headers: headers, body: body))
+        let response = await handler(
+            HTTPIngestRequest(
+                method: method, path: path,
+                query: uri.firstIndex(of: "?").map { String(uri[uri.index(after: $0)...]) } ?? "",
+                headers: headers, body: body))
         try await write(response, closing: false, to: writer, channel, head: method == .HEAD)
     }
 

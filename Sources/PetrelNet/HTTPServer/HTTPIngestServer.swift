@@ -10,6 +10,8 @@ public struct HTTPIngestRequest: Sendable {
     public var method: HTTPMethod
     /// The path without the query string.
     public var path: String
+    /// What follows the `?` of the target, as sent (still percent-encoded); empty when there is none.
+    public var query: String
     public var headers: HTTPHeaders
     public var body: ByteBuffer
 }

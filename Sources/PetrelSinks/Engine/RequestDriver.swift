@@ -105,13 +105,21 @@ struct RequestDriver<Request: SinkRequest>: Sendable {
     /// Sends a request until it is delivered, dropped or handed elsewhere; throws only when cancelled, leaving it
     /// unacknowledged.
     func deliver(_ request: Request) async throws {
-        let events = request.eventCount
+        var events = request.eventCount
         var backoff = settings.initialBackoff
         while true {
             if let handOff, try await handOff(request) { return }
             let started = ContinuousClock.now
-            let outcome = await attempt(request)
+            var outcome = await attempt(request)
             context.telemetry.requestDuration.observe(since: started)
+            if case .itemized(let items) = outcome {
+                events -= record(items)
+                guard let retry = items.retry, events > 0 else {
+                    request.acknowledge()
+                    return
+                }
+                outcome = .retry(reason: retry.reason, after: retry.after)
+            }
             switch outcome {
             case .delivered(let wireBytes, let rejected, let message):
                 let refused = min(max(rejected, 0), events)
@@ -155,8 +163,28 @@ struct RequestDriver<Request: SinkRequest>: Sendable {
                 let jittered = backoff * Double.random(in: 0.5...1.0)
                 try await Task.sleep(for: max(jittered, after ?? .zero))
                 backoff = min(backoff * 2, settings.maxBackoff)
+            case .itemized:
+                preconditionFailure("an itemized outcome was turned into a retry above")
             }
         }
+    }
+
+    /// Counts what a per-event answer delivered and dropped; returns how many events are done with.
+    private func record(_ items: ItemizedOutcome) -> Int {
+        context.telemetry.sentEvents.increment(by: items.delivered)
+        context.telemetry.sentBytes.increment(by: items.wireBytes)
+        var done = items.delivered
+        for dropped in items.dropped where dropped.count > 0 {
+            done += dropped.count
+            context.telemetry.discarded(dropped.count, reason: dropped.reason)
+            context.logger.warning(
+                "receiver refused some events; dropping them",
+                metadata: [
+                    "endpoint": "\(destination)", "reason": "\(dropped.reason)", "events": "\(dropped.count)",
+                    "response": "\(Self.firstLine(dropped.message))",
+                ])
+        }
+        return done
     }
 
     private static func firstLine(_ text: String) -> Substring {

@@ -9,6 +9,32 @@ enum SendOutcome: Sendable, Equatable {
     case retry(reason: String, after: Duration?)
     /// Never worth retrying; `reason` is the discard reason (`http_400`, `grpc_invalid_argument`).
     case drop(reason: String, message: String)
+    /// The receiver answered for each event (an Elasticsearch `_bulk` answer): some were taken, some refused for
+    /// good, and the rest, if any, are worth another attempt. The request now holds only that rest.
+    case itemized(ItemizedOutcome)
+}
+
+/// What a receiver that answers per event did with one attempt's events.
+struct ItemizedOutcome: Sendable, Equatable {
+    /// Events refused for good for one reason.
+    struct Dropped: Sendable, Equatable {
+        /// The discard reason (the receiver's error type, such as `document_parsing_exception`).
+        var reason: String
+        var count: Int
+        /// The receiver's explanation of the first such event, for the log.
+        var message: String
+    }
+
+    var wireBytes: Int
+    var delivered: Int
+    var dropped: [Dropped] = []
+    /// Why the rest is tried again and how long the receiver asked to wait; nil when nothing is left.
+    var retry: (reason: String, after: Duration?)?
+
+    static func == (lhs: ItemizedOutcome, rhs: ItemizedOutcome) -> Bool {
+        lhs.wireBytes == rhs.wireBytes && lhs.delivered == rhs.delivered && lhs.dropped == rhs.dropped
+            && lhs.retry?.reason == rhs.retry?.reason && lhs.retry?.after == rhs.retry?.after
+    }
 }
 
 /// Sorts the answers of HTTP receivers: 2xx delivered, the sink's retryable statuses retried (honouring

@@ -10,10 +10,10 @@ struct FileSinkChunk: Sendable, Equatable {
 extension FileSinkChunk {
     /// Splits `encoded` (what `EventJSONEncoder` wrote for `batch`, one line per event) by the path each line's event
     /// time renders to; lines keep their order within each file, and files come in the order of their first line.
-    static func split(_ encoded: [UInt8], of batch: EventBatch, by template: FilePathTemplate) -> [FileSinkChunk] {
+    static func split(_ encoded: [UInt8], of batch: EventBatch, by template: TimeTemplate) -> [FileSinkChunk] {
         if encoded.isEmpty { return [] }
         if template.isStatic { return [FileSinkChunk(path: template.render(hour: 0), bytes: encoded)] }
-        let hours = lineTimes(batch).map(FilePathTemplate.hour(ofNanoseconds:))
+        let hours = lineTimes(batch).map(TimeTemplate.hour(ofNanoseconds:))
         if let first = hours.first, hours.allSatisfy({ $0 == first }) {
             return [FileSinkChunk(path: template.render(hour: first), bytes: encoded)]
         }

@@ -16,7 +16,7 @@ public struct FileSinkConfig: Sendable, Equatable {
         case interval(Duration)
     }
 
-    public var path: FilePathTemplate
+    public var path: TimeTemplate
     public var encoding: Encoding = .ndjson
     public var fsync: Fsync = .batch
     /// Files kept open at once; the least recently written is closed first.
@@ -27,15 +27,15 @@ public struct FileSinkConfig: Sendable, Equatable {
     public var initialBackoff: Duration = .milliseconds(100)
     public var maxBackoff: Duration = .seconds(30)
 
-    public init(path: FilePathTemplate) {
+    public init(path: TimeTemplate) {
         self.path = path
     }
 
     /// Reads the sink's keys; `nil` (with the errors reported to `reader`) when they are not usable.
     public init?(from reader: ConfigReader) {
-        var template: FilePathTemplate?
+        var template: TimeTemplate?
         if let text = reader.requiredString("path") {
-            switch FilePathTemplate.parse(text) {
+            switch TimeTemplate.parse(text) {
             case .success(let parsed): template = parsed
             case .failure(let error): reader.error("path", error.description)
             }

@@ -83,7 +83,7 @@ final class EndpointWriter: Sendable {
         switch outcome {
         case .delivered: markHealthy()
         case .retry: if router.hasHealthyPeer(of: self) { markUnhealthy(router: router) }
-        case .drop: break
+        case .drop, .itemized: break
         }
         return outcome
     }

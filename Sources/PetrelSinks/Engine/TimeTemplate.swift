@@ -1,8 +1,9 @@
 import PetrelCodecs
 
-/// A file sink's `path`: text with `%Y`, `%m`, `%d` and `%H` standing for the event's UTC year, month, day and hour
-/// (and `%%` for a percent sign), so one template spreads events over a file per hour, day or month.
-public struct FilePathTemplate: Sendable, Hashable, CustomStringConvertible {
+/// Text with `%Y`, `%m`, `%d` and `%H` standing for an event's UTC year, month, day and hour (and `%%` for a percent
+/// sign): the `file` sink's `path`, so one template spreads events over a file per hour, day or month, and the
+/// `elasticsearch` sink's `index`, an index per day.
+public struct TimeTemplate: Sendable, Hashable, CustomStringConvertible {
     private enum Part: Sendable, Hashable {
         case literal(String)
         case year
@@ -15,8 +16,8 @@ public struct FilePathTemplate: Sendable, Hashable, CustomStringConvertible {
     public let description: String
 
     /// The template in `text`, or why it is not one.
-    public static func parse(_ text: String) -> Result<FilePathTemplate, FilePathTemplateError> {
-        guard !text.isEmpty else { return .failure(FilePathTemplateError("must not be empty")) }
+    public static func parse(_ text: String) -> Result<TimeTemplate, TimeTemplateError> {
+        guard !text.isEmpty else { return .failure(TimeTemplateError("must not be empty")) }
         var parts: [Part] = []
         var literal = ""
         var characters = text.makeIterator()
@@ -36,14 +37,14 @@ public struct FilePathTemplate: Sendable, Hashable, CustomStringConvertible {
             case "H": field = .hour
             case let other:
                 let found = other.map { "%\($0)" } ?? "a lone % at the end"
-                return .failure(FilePathTemplateError("supports %Y, %m, %d, %H and %%, found \(found)"))
+                return .failure(TimeTemplateError("supports %Y, %m, %d, %H and %%, found \(found)"))
             }
             if !literal.isEmpty { parts.append(.literal(literal)) }
             literal = ""
             parts.append(field)
         }
         if !literal.isEmpty { parts.append(.literal(literal)) }
-        return .success(FilePathTemplate(parts: parts, description: text))
+        return .success(TimeTemplate(parts: parts, description: text))
     }
 
     private init(parts: [Part], description: String) {
@@ -51,12 +52,12 @@ public struct FilePathTemplate: Sendable, Hashable, CustomStringConvertible {
         self.description = description
     }
 
-    /// Whether every event goes to the same file.
+    /// Whether every event gets the same text.
     public var isStatic: Bool {
         parts.allSatisfy { if case .literal = $0 { true } else { false } }
     }
 
-    /// The path for events of the given hour (hours since the Unix epoch, UTC).
+    /// The text for events of the given hour (hours since the Unix epoch, UTC).
     public func render(hour: Int64) -> String {
         let days = hour >= 0 ? hour / 24 : (hour - 23) / 24
         let hourOfDay = hour - days * 24
@@ -86,8 +87,8 @@ public struct FilePathTemplate: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// Why a `path` is not a template.
-public struct FilePathTemplateError: Error, Sendable, Equatable, CustomStringConvertible {
+/// Why a text is not a template.
+public struct TimeTemplateError: Error, Sendable, Equatable, CustomStringConvertible {
     public let description: String
 
     init(_ description: String) {
