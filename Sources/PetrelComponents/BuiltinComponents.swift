@@ -12,6 +12,7 @@ public enum BuiltinComponents {
         OTLPSource.definition,
         FileSource.definition,
         KubernetesLogsSource.definition,
+        SyslogSource.definition,
         FilterTransform.definition,
         RelabelTransform.definition,
         SampleTransform.definition,
