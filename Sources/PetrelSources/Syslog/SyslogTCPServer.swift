@@ -38,7 +38,9 @@ struct SyslogTCPServer: Sendable {
                         try pipeline.addHandler(IdleStateHandler(readTimeout: idleTimeout))
                         try pipeline.addHandler(IdleConnectionCloser())
                     }
-                    return try NIOAsyncChannel<ByteBuffer, Never>(wrappingChannelSynchronously: channel)
+                    // Read now: a sender that closes at once leaves no address on the channel by the time it is served.
+                    let peer = channel.remoteAddress?.ipAddress
+                    return (try NIOAsyncChannel<ByteBuffer, Never>(wrappingChannelSynchronously: channel), peer)
                 }
             }
         onListening(server.channel.localAddress?.port ?? config.address.port)
@@ -52,13 +54,13 @@ struct SyslogTCPServer: Sendable {
             }
             try await server.executeThenClose { connections in
                 try await withThrowingDiscardingTaskGroup { serving in
-                    for try await connection in connections {
+                    for try await (connection, peer) in connections {
                         guard open.insert(connection.channel) else {
                             connection.channel.close(promise: nil)
                             continue
                         }
                         serving.addTask {
-                            await serve(connection)
+                            await serve(connection, peer: peer)
                             open.remove(connection.channel)
                         }
                     }
@@ -69,10 +71,9 @@ struct SyslogTCPServer: Sendable {
     }
 
     /// Reads one connection to its end, sending each read's records before reading on.
-    private func serve(_ connection: NIOAsyncChannel<ByteBuffer, Never>) async {
+    private func serve(_ connection: NIOAsyncChannel<ByteBuffer, Never>, peer: String?) async {
         telemetry.connections.add(1)
         defer { telemetry.connections.add(-1) }
-        let peer = connection.channel.remoteAddress?.ipAddress
         var decoder = SyslogRecordDecoder(
             maxMessageBytes: config.maxMessageBytes, parser: config.parser, telemetry: telemetry, peer: peer)
         var records: [LogRecord] = []
