@@ -8,7 +8,7 @@ struct SyslogRecordDecoder {
     private var framer: SyslogFramer
     private let parser: SyslogParser
     private let telemetry: SyslogTelemetry
-    /// `source_ip` of every record: the sender's address.
+    /// The metadata of every record: `source_type` and the sender's address, `source_ip`.
     private let metadata: [String: String]
     private var counts = Counts()
 
@@ -23,7 +23,9 @@ struct SyslogRecordDecoder {
         framer = SyslogFramer(maxMessageBytes: maxMessageBytes)
         self.parser = parser
         self.telemetry = telemetry
-        metadata = peer.map { ["source_ip": $0] } ?? [:]
+        var metadata = ["source_type": "syslog"]
+        if let peer { metadata["source_ip"] = peer }
+        self.metadata = metadata
     }
 
     /// Appends the records of every frame that `bytes`, the next bytes of a stream, complete.
