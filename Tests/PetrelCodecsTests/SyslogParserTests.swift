@@ -135,7 +135,9 @@ import Testing
         #expect(format == .rfc3164)
         #expect(record.severity == "emerg")
         #expect(record.fields == ["facility": .string("kern")])
-        #expect(record.message == "1990 Oct 22 10:52:01 TZ-6 scapegoat.dmz.example.org 10.1.2.3 sched[0]: That's All Folks!")
+        #expect(
+            record.message == "1990 Oct 22 10:52:01 TZ-6 scapegoat.dmz.example.org 10.1.2.3 sched[0]: That's All Folks!"
+        )
         #expect(record.timestamp == Self.received)
     }
 

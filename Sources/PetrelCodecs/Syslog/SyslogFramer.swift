@@ -82,7 +82,8 @@ public struct SyslogFramer: Sendable {
             case .octets(let remaining, let skip):
                 let available = end - index
                 if pending.isEmpty, available >= remaining {
-                    emit(UnsafeRawBufferPointer(rebasing: input[index..<index + remaining]), skip > 0 ? .cut : .complete)
+                    emit(
+                        UnsafeRawBufferPointer(rebasing: input[index..<index + remaining]), skip > 0 ? .cut : .complete)
                     index += remaining
                     state = skip > 0 ? .skipOctets(remaining: skip) : .frameStart
                 } else {
@@ -108,7 +109,8 @@ public struct SyslogFramer: Sendable {
                 if pending.isEmpty, newline != nil {
                     let length = stop - index
                     let kept = min(length, maxMessageBytes)
-                    emit(UnsafeRawBufferPointer(rebasing: input[index..<index + kept]), kept < length ? .cut : .complete)
+                    emit(
+                        UnsafeRawBufferPointer(rebasing: input[index..<index + kept]), kept < length ? .cut : .complete)
                     state = .frameStart
                 } else {
                     let room = maxMessageBytes - pending.count

@@ -119,7 +119,9 @@ public struct SyslogParser: Sendable {
     }
 
     /// `name:`, `name[pid]:` or `name[pid]` split into name and pid; nil when `token` is not a tag.
-    private static func tag(_ token: UnsafeRawBufferPointer) -> (name: UnsafeRawBufferPointer, pid: UnsafeRawBufferPointer?)? {
+    private static func tag(_ token: UnsafeRawBufferPointer) -> (
+        name: UnsafeRawBufferPointer, pid: UnsafeRawBufferPointer?
+    )? {
         var body = token
         if body.count > 1, body[body.count - 1] == UInt8(ascii: ":") {
             body = UnsafeRawBufferPointer(rebasing: body[..<(body.count - 1)])
@@ -246,7 +248,9 @@ struct SyslogCursor {
         var start = min(index, bytes.count)
         var end = bytes.count
         if end - start >= 3, bytes[start] == 0xEF, bytes[start + 1] == 0xBB, bytes[start + 2] == 0xBF { start += 3 }
-        while end > start, bytes[end - 1] == UInt8(ascii: "\n") || bytes[end - 1] == UInt8(ascii: "\r") || bytes[end - 1] == 0 {
+        while end > start,
+            bytes[end - 1] == UInt8(ascii: "\n") || bytes[end - 1] == UInt8(ascii: "\r") || bytes[end - 1] == 0
+        {
             end -= 1
         }
         index = bytes.count
