@@ -216,6 +216,24 @@ import Glibc
         try await source.stop()
     }
 
+    @Test func shutdownEndsAnOpenConnectionAfterItsRecordsAreSentOn() async throws {
+        let source = try await Running()
+        let connection = try #require(await offload { RawConnection(port: source.port) })
+        defer { connection.close() }
+        #expect(await offload { connection.send("<13>1 - - - - - - before shutdown\n") })
+        #expect(await source.records(1).map(\.message) == ["before shutdown"])
+        // The sender keeps its connection open: shutdown must still end, and closing it is no error.
+        try await source.stop()
+        #expect(await offload { connection.closedByServer(within: .seconds(10)) })
+        let errors = source.telemetry.registry.value(
+            "petrel_component_errors_total",
+            labels: [
+                ("component_id", "syslog"), ("component_kind", "source"), ("component_type", "syslog"),
+                ("stage", "receiving"),
+            ])
+        #expect(errors == 0)
+    }
+
     @Test func udpDatagramsArriveAndWhatAFullPipelineCannotTakeIsCounted() async throws {
         let source = try await Running(.udp, queueCapacity: 1)
         let count = 50

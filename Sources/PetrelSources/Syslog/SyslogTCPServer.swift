@@ -60,7 +60,7 @@ struct SyslogTCPServer: Sendable {
                             continue
                         }
                         serving.addTask {
-                            await serve(connection, peer: peer)
+                            await serve(connection, peer: peer, shutdown: shutdown)
                             open.remove(connection.channel)
                         }
                     }
@@ -71,7 +71,9 @@ struct SyslogTCPServer: Sendable {
     }
 
     /// Reads one connection to its end, sending each read's records before reading on.
-    private func serve(_ connection: NIOAsyncChannel<ByteBuffer, Never>, peer: String?) async {
+    private func serve(_ connection: NIOAsyncChannel<ByteBuffer, Never>, peer: String?, shutdown: ShutdownSignal)
+        async
+    {
         telemetry.connections.add(1)
         defer { telemetry.connections.add(-1) }
         var decoder = SyslogRecordDecoder(
@@ -90,7 +92,8 @@ struct SyslogTCPServer: Sendable {
         } catch {
             // A reset connection or a failed TLS handshake; what was read is still sent on below.
             logger.debug("syslog connection ended", metadata: ["peer": "\(peer ?? "?")", "error": "\(error)"])
-            if !(error is CancellationError) { telemetry.component.error(.receiving) }
+            // Closing the connections at shutdown is no receiving error.
+            if !(error is CancellationError), !shutdown.isTriggered { telemetry.component.error(.receiving) }
         }
         decoder.finishStream(into: &records)
         if !records.isEmpty { try? await output.send(.logs(LogBatch(records: records))) }
