@@ -7,7 +7,13 @@ BUILD_PACKAGES := libsnappy-dev zlib1g-dev libzstd-dev pkg-config
 # Debian packages the tests run against (real servers, started by the tests on loopback ports),
 # python3-venv for the OpenTelemetry Python SDK the tests use as a real OTLP client, and the zstd CLI as a real
 # zstd compressor of request bodies.
-TEST_PACKAGES := $(BUILD_PACKAGES) victoria-metrics python3-venv openssl curl prometheus zstd
+# rsyslog (with its GnuTLS driver) and util-linux's logger are the syslog source's real senders; syslog-ng's
+# libraries are installed here, its binary is unpacked below (its package conflicts with rsyslog's).
+SYSLOG_NG_LIBRARIES := libglib2.0-0 libivykis0 libjson-c5 libnet1 libpcre3 libwrap0 libcap2 libssl3
+TEST_PACKAGES := $(BUILD_PACKAGES) victoria-metrics python3-venv openssl curl prometheus zstd rsyslog rsyslog-gnutls \
+	bsdutils $(SYSLOG_NG_LIBRARIES)
+# Debian's syslog-ng-core unpacked (not installed), where the integration tests look for it.
+SYSLOG_NG_DIR := .deps/syslog-ng
 # The OpenTelemetry SDK from PyPI, in a venv the integration tests find at .venv-otel.
 OTEL_PYTHON_PACKAGES := opentelemetry-sdk==1.45.2 opentelemetry-exporter-otlp-proto-grpc==1.45.2 \
 	opentelemetry-exporter-otlp-proto-http==1.45.2
@@ -15,7 +21,7 @@ OTEL_PYTHON_PACKAGES := opentelemetry-sdk==1.45.2 opentelemetry-exporter-otlp-pr
 # receiver of the `_bulk` API honest (there is no Elasticsearch server in Debian).
 ELASTICSEARCH_PYTHON_PACKAGES := elasticsearch==9.5.1
 
-.PHONY: run test build lint deps test-deps print-test-packages
+.PHONY: run test build lint deps test-deps syslog-ng print-test-packages
 
 run: deps
 	$(SWIFT) run petrel run --config config/petrel.yaml
@@ -42,6 +48,17 @@ test-deps:
 	@[ -x .venv-elasticsearch/bin/python ] || python3 -m venv .venv-elasticsearch
 	@.venv-elasticsearch/bin/python -c "import elasticsearch" 2>/dev/null \
 		|| .venv-elasticsearch/bin/pip install --quiet $(ELASTICSEARCH_PYTHON_PACKAGES)
+	@$(MAKE) --no-print-directory syslog-ng
+
+# syslog-ng-core conflicts with rsyslog, so it is downloaded and unpacked with dpkg-deb, then checked with ldd.
+syslog-ng:
+	@[ -x $(SYSLOG_NG_DIR)/usr/sbin/syslog-ng ] || { rm -rf $(SYSLOG_NG_DIR).download && \
+		mkdir -p $(SYSLOG_NG_DIR).download && cd $(SYSLOG_NG_DIR).download && \
+		{ apt-get download syslog-ng-core 2>/dev/null || { $(SUDO) apt-get update && apt-get download syslog-ng-core; }; } && \
+		dpkg-deb -x syslog-ng-core_*.deb $(abspath $(SYSLOG_NG_DIR)) && cd .. && rm -rf $(abspath $(SYSLOG_NG_DIR)).download; }
+	@missing=$$(for binary in $(SYSLOG_NG_DIR)/usr/sbin/syslog-ng $(SYSLOG_NG_DIR)/usr/lib/syslog-ng/*/*.so; do \
+		LD_LIBRARY_PATH=$(SYSLOG_NG_DIR)/usr/lib/syslog-ng ldd $$binary | grep 'not found'; done | sort -u); \
+		[ -z "$$missing" ] || { echo "syslog-ng in $(SYSLOG_NG_DIR) lacks libraries:"; echo "$$missing"; exit 1; }
 
 print-test-packages:
 	@echo $(TEST_PACKAGES)

@@ -83,6 +83,8 @@ let package = Package(
             dependencies: [
                 "PetrelCore", "PetrelCodecs", "PetrelNet",
                 .product(name: "NIOCore", package: "swift-nio"),
+                // The syslog source's own TCP and UDP listeners.
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                 .product(name: "NIOHPACK", package: "swift-nio-http2"),

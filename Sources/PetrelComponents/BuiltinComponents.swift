@@ -13,6 +13,7 @@ public enum BuiltinComponents {
         FileSource.definition,
         KubernetesLogsSource.definition,
         HTTPServerSource.definition,
+        SyslogSource.definition,
         FilterTransform.definition,
         RelabelTransform.definition,
         SampleTransform.definition,
