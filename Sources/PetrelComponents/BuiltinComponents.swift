@@ -22,6 +22,7 @@ public enum BuiltinComponents {
         OTLPSink.definition,
         ConsoleSink.definition,
         FileSink.definition,
+        LokiSink.definition,
     ]
 
     /// The registry `petrel run` and `petrel validate` hand to the `ConfigLoader`.
