@@ -193,6 +193,8 @@ let package = Package(
         .target(
             name: "PetrelTestSupport",
             dependencies: [
+                // Snappy, zlib and the protobuf wire reader, for the Loki receiver's decoding.
+                "PetrelCodecs",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
