@@ -11,7 +11,8 @@ import Testing
         "petrel-loki-\(UUID().uuidString)")
     private var podsRoot: URL { directory.appendingPathComponent("pods") }
 
-    private func config(_ receiver: LokiReceiver, encoding: String = "protobuf") -> String {
+    /// `diskBuffer`: the sink's batches wait in a disk buffer, acknowledged to it once Loki took them.
+    private func config(_ receiver: LokiReceiver, encoding: String = "protobuf", diskBuffer: Bool = false) -> String {
         """
         data_dir: \(directory.path)/data
         sources:
@@ -41,6 +42,7 @@ import Testing
               pod_uid: "{{ resource.k8s.pod.uid }}"
             batch: { max_age: 200ms }
             retry: { initial_backoff: 100ms, max_backoff: 1s }
+        \(diskBuffer ? "    buffer: { type: disk, max_size: 64MiB }" : "")
         """
     }
 
@@ -107,7 +109,8 @@ import Testing
             .init(status: 429, body: "Ingestion rate limit exceeded for user team-a"),
             .init(status: 429, body: "Ingestion rate limit exceeded for user team-a"),
         ])
-        let petrel = try PetrelProcess(config: config(receiver, encoding: "json"), directory: directory)
+        let petrel = try PetrelProcess(
+            config: config(receiver, encoding: "json", diskBuffer: true), directory: directory)
         try await petrel.start()
         let arrived = await receiver.wait { $0.stored.count >= 300 }
         // Long enough for a wrongly repeated push to arrive too.
@@ -152,14 +155,16 @@ import Testing
         #expect(receiver.pushes.contains { $0.status == 400 })
         #expect(receiver.pushes.allSatisfy { $0.status == 204 || $0.status == 400 }, "never retried")
         #expect(Self.sum(metrics, #"petrel_loki_rejected_entries_total{component_id="loki",reason="too_old"}"#) == 3)
-        #expect(Self.sum(metrics, #"petrel_loki_rejected_entries_total{component_id="loki",reason="line_too_long"}"#) == 2)
+        #expect(
+            Self.sum(metrics, #"petrel_loki_rejected_entries_total{component_id="loki",reason="line_too_long"}"#) == 2)
         #expect(Self.sum(metrics, #"petrel_component_discarded_events_total{component_id="loki""#) == 5)
         #expect(Self.sum(metrics, #"petrel_component_sent_events_total{component_id="loki""#) == 25)
     }
 
     /// One pod, `shop/cart-7d9f8b-x2k4q`, container `cart`, its CRI lines as containerd writes them.
     private func writePod(lines: [(Date, String)]) throws {
-        let container = podsRoot.appendingPathComponent("shop_cart-7d9f8b-x2k4q_0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0/cart")
+        let container = podsRoot.appendingPathComponent(
+            "shop_cart-7d9f8b-x2k4q_0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0/cart")
         try FileManager.default.createDirectory(at: container, withIntermediateDirectories: true)
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
