@@ -161,6 +161,44 @@ import Testing
         #expect(Self.sum(metrics, #"petrel_component_sent_events_total{component_id="loki""#) == 25)
     }
 
+    /// `petrel validate` refuses a stream label that makes a stream per pod, naming the file, line, component and key,
+    /// with the hint to use structured metadata.
+    @Test func validateRefusesHighCardinalityLabels() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let file = directory.appendingPathComponent("petrel.yaml")
+        try """
+        sources:
+          pods:
+            type: kubernetes_logs
+            kubernetes_api: { enabled: false }
+        sinks:
+          loki:
+            type: loki
+            inputs: [pods]
+            endpoint: http://loki:3100
+            labels:
+              namespace: "{{ resource.k8s.namespace.name }}"
+              pod_uid: "{{ resource.k8s.pod.uid }}"
+              trace: "{{ fields.trace_id }}"
+        """.write(to: file, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = PetrelProcess.binary
+        process.arguments = ["validate", "--config", file.path]
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = Pipe()
+        try process.run()
+        let text = await offload { String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
+        await offload { process.waitUntilExit() }
+        #expect(process.terminationStatus == 1)
+        #expect(
+            text.contains("petrel.yaml:12: sinks.loki.labels.pod_uid: resource.k8s.pod.uid has a value per pod"),
+            "\(text)")
+        #expect(text.contains("petrel.yaml:13: sinks.loki.labels.trace: fields.trace_id has a value per"), "\(text)")
+        #expect(text.contains("put it in structured_metadata instead"), "\(text)")
+    }
+
     /// One pod, `shop/cart-7d9f8b-x2k4q`, container `cart`, its CRI lines as containerd writes them.
     private func writePod(lines: [(Date, String)]) throws {
         let container = podsRoot.appendingPathComponent(

@@ -216,14 +216,18 @@ import Testing
             user 'fake', total ignored: 4 out of 10 for stream: {app="c"}
             entry with timestamp 1970-01-01 00:00:00 +0000 UTC ignored, reason: 'entry out of order' for stream: {foo="bar"},
             total ignored: 1 out of 3
+            stream '{app="d", app="e"}' has duplicate label name: 'app'
+            entry for series '{a="1", b="2"}' has 2 label names; limit 1
             """
-        let rejections = LokiRejections(body: body) { $0 == #"{app="b}"# ? 7 : nil }
+        let rejections = LokiRejections(body: body) { labels in
+            [#"{app="b}"#: 7, #"{app="d", app="e"}"#: 2, #"{a="1", b="2"}"#: 3][labels]
+        }
         #expect(
             rejections.byReason == [
-                "too_old": 2, "too_far_in_future": 1, "line_too_long": 1, "invalid_labels": 7, "too_far_behind": 4,
+                "too_old": 2, "too_far_in_future": 1, "line_too_long": 1, "invalid_labels": 12, "too_far_behind": 4,
                 "out_of_order": 1,
             ])
-        #expect(rejections.total == 16)
+        #expect(rejections.total == 21)
         #expect(LokiRejections(body: "rate limited", entriesOfStream: { _ in nil }).total == 0)
     }
 }

@@ -228,4 +228,36 @@ import Testing
         #expect(receiver.stored.map(\.line) == ["at \(now)", "at \(now + 2)"])
         await receiver.stop()
     }
+
+    /// The receiver's HTTP reading, fed one byte per write, and two pushes on one keep-alive connection.
+    @Test func theReceiverReadsAPushSentByteAtATime() async throws {
+        let receiver = try LokiReceiver()
+        let now = WallClock.nowNanoseconds()
+        let body = Snappy.compress(
+            LokiPushEncoder.protobuf([
+                LokiStream(
+                    labels: [], labelText: #"{app="a"}"#,
+                    entries: [LokiEntry(timestamp: now, line: "one byte at a time", structuredMetadata: [])])
+            ]))
+        let request =
+            Array(
+                rawRequestHead(
+                    "POST", "/loki/api/v1/push",
+                    ["Content-Type": "application/x-protobuf", "Content-Length": "\(body.count)"]
+                ).utf8) + body
+        let statuses = await offload { () -> [Int] in
+            guard let connection = RawConnection(port: receiver.port) else { return [] }
+            defer { connection.close() }
+            var statuses: [Int] = []
+            for _ in 0..<2 {
+                for byte in request { _ = connection.send([byte]) }
+                statuses.append(connection.readResponse(timeout: .seconds(10))?.status ?? 0)
+            }
+            return statuses
+        }
+        await receiver.stop()
+        #expect(statuses == [204, 204])
+        #expect(receiver.stored.map(\.line) == ["one byte at a time"])
+        #expect(receiver.duplicatesDropped == 1, "the same entry again is dropped silently, as Loki does")
+    }
 }

@@ -3,7 +3,8 @@
 /// Loki stores the valid entries of a push and answers 400 naming the rest (so a 400 must never be retried: the
 /// stored entries would arrive twice). The distributor writes one line per refused entry or stream:
 /// `entry for stream '{…}' has timestamp too old: …`, `… has timestamp too new: …`,
-/// `Max entry size '…' bytes exceeded for stream '{…}' …`, `Error parsing labels '{…}' with error: …`; the ingester
+/// `Max entry size '…' bytes exceeded for stream '{…}' …`, `Error parsing labels '{…}' with error: …`,
+/// `stream '{…}' has duplicate label name: …` (and too many labels, a name or value too long); the ingester
 /// one line per refused entry (`entry with timestamp … ignored, reason: 'entry out of order' …`, possibly cut short
 /// at its `max_returned_stream_errors`) closed by `total ignored: N out of M`, which is the count that holds.
 struct LokiRejections: Equatable {
@@ -39,11 +40,22 @@ struct LokiRejections: Equatable {
             } else if line.hasPrefix("Error parsing labels '") {
                 let labels = line.dropFirst("Error parsing labels '".count).prefix { $0 != "'" }
                 byReason["invalid_labels", default: 0] += entriesOfStream(String(labels)) ?? 1
+            } else if line.contains("label name") || line.contains("label value") {
+                // Too many labels, a duplicate name, a name or value too long: the whole stream is refused.
+                byReason["invalid_labels", default: 0] += Self.quotedLabels(line).flatMap(entriesOfStream) ?? 1
             } else if line.contains("for stream") {
                 byReason["other", default: 0] += 1
             }
         }
         for reason in ingesterLines { byReason[reason, default: 0] += 1 }
+    }
+
+    /// The first `'{…}'` of a line: the stream Loki names.
+    private static func quotedLabels(_ line: Substring) -> String? {
+        guard let start = line.firstRange(of: "'{"), let end = line[start.upperBound...].firstRange(of: "}'") else {
+            return nil
+        }
+        return String(line[line.index(after: start.lowerBound)..<line.index(before: end.upperBound)])
     }
 
     private static func totalIgnored(_ line: Substring) -> Int? {
