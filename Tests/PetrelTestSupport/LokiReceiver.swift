@@ -277,20 +277,24 @@ public final class LokiReceiver: Sendable {
                 }
                 let window = Self.nanoseconds(limits.outOfOrderWindow)
                 let ingesterRefusal = state.withLock { state -> String? in
-                    var stream = state.streams[key] ?? StreamState()
-                    defer { state.streams[key] = stream }
-                    if stream.newest != .min, entry.timestamp < stream.newest - window {
+                    // The stream's state is changed in place: a copy of its set of entries per entry would make a
+                    // push quadratic, and the lock is held meanwhile.
+                    let newest = state.streams[key]?.newest ?? .min
+                    if newest != .min, entry.timestamp < newest - window {
                         let reason =
                             "entry too far behind, entry timestamp is: \(Self.time(entry.timestamp)), oldest "
-                            + "acceptable timestamp is: \(Self.time(stream.newest - window))"
+                            + "acceptable timestamp is: \(Self.time(newest - window))"
                         state.refused.append((entry.line, reason))
                         return "entry with timestamp \(Self.time(entry.timestamp)) ignored, reason: '\(reason)',"
                     }
-                    guard stream.stored.insert("\(entry.timestamp) \(entry.line)").inserted else {
+                    guard
+                        state.streams[key, default: StreamState()].stored.insert("\(entry.timestamp) \(entry.line)")
+                            .inserted
+                    else {
                         state.duplicatesDropped += 1
                         return nil
                     }
-                    stream.newest = max(stream.newest, entry.timestamp)
+                    state.streams[key, default: StreamState()].newest = max(newest, entry.timestamp)
                     state.stored.append(
                         StoredEntry(
                             labels: labels, timestamp: entry.timestamp, line: entry.line,
