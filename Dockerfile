@@ -2,7 +2,7 @@
 # root filesystem can be read-only (`data_dir` is the only place Petrel writes: mount a volume there).
 FROM swift:6.3-bookworm AS build
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libsnappy-dev zlib1g-dev pkg-config \
+    && apt-get install -y --no-install-recommends libsnappy-dev zlib1g-dev libzstd-dev pkg-config \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Package.swift ./
@@ -12,7 +12,7 @@ RUN swift build -c release --static-swift-stdlib --product petrel \
 
 FROM debian:bookworm-slim
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libsnappy1v5 zlib1g ca-certificates \
+    && apt-get install -y --no-install-recommends libsnappy1v5 zlib1g libzstd1 ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && mkdir -p /var/lib/petrel \
     && chown 10001:10001 /var/lib/petrel

@@ -3,10 +3,11 @@ SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 # Debian packages the build links against.
-BUILD_PACKAGES := libsnappy-dev zlib1g-dev pkg-config
+BUILD_PACKAGES := libsnappy-dev zlib1g-dev libzstd-dev pkg-config
 # Debian packages the tests run against (real servers, started by the tests on loopback ports),
-# and python3-venv for the OpenTelemetry Python SDK the tests use as a real OTLP client.
-TEST_PACKAGES := $(BUILD_PACKAGES) victoria-metrics python3-venv openssl curl prometheus
+# python3-venv for the OpenTelemetry Python SDK the tests use as a real OTLP client, and the zstd CLI as a real
+# zstd compressor of request bodies.
+TEST_PACKAGES := $(BUILD_PACKAGES) victoria-metrics python3-venv openssl curl prometheus zstd
 # The OpenTelemetry SDK from PyPI, in a venv the integration tests find at .venv-otel.
 OTEL_PYTHON_PACKAGES := opentelemetry-sdk==1.45.2 opentelemetry-exporter-otlp-proto-grpc==1.45.2 \
 	opentelemetry-exporter-otlp-proto-http==1.45.2

@@ -35,6 +35,7 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CSnappy", pkgConfig: "snappy", providers: [.apt(["libsnappy-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .target(
             name: "PetrelCore",
             dependencies: [.product(name: "Logging", package: "swift-log")]
@@ -57,7 +58,7 @@ let package = Package(
         .target(
             name: "PetrelCodecs",
             dependencies: [
-                "PetrelCore", "CSnappy", "CZlib", "OTLPProtos",
+                "PetrelCore", "CSnappy", "CZlib", "CZstd", "OTLPProtos",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),

@@ -12,6 +12,7 @@ public enum BuiltinComponents {
         OTLPSource.definition,
         FileSource.definition,
         KubernetesLogsSource.definition,
+        HTTPServerSource.definition,
         FilterTransform.definition,
         RelabelTransform.definition,
         SampleTransform.definition,
@@ -22,6 +23,7 @@ public enum BuiltinComponents {
         OTLPSink.definition,
         ConsoleSink.definition,
         FileSink.definition,
+        HTTPSink.definition,
         LokiSink.definition,
     ]
 

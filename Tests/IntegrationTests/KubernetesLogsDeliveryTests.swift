@@ -4,12 +4,11 @@ import Testing
 
 /// Pod logs as the kubelet writes them (the simulator: CRI and Docker lines, split messages, rotation every second or
 /// so, gzip, pods that live 200 ms), read by the real binary into a `file` sink: every message exactly once on a clean
-/// run, and at least once, with the duplicates counted, after `kill -9` mid-stream and a restart (the sink has a disk
-/// buffer: a memory buffer dies with the process).
+/// run, and at least once, with the duplicates counted, after `kill -9` mid-stream and a restart, with a disk buffer
+/// or a memory buffer in front of the sink.
 ///
-/// Until the `kubernetes_logs` source is in, the `file` source reads the pods' files (the live and the rotated ones)
-/// and each raw CRI or Docker line, piece by piece, is what must arrive once; `reader` switches to `kubernetes_logs`,
-/// and then the pieces must arrive merged back into whole messages.
+/// `reader` switches to the `file` source over the pods' files (the live and the rotated ones): then each raw CRI or
+/// Docker line, piece by piece, is what must arrive once.
 @Suite(.serialized) struct KubernetesLogsDeliveryTests {
     /// Which source reads the pods.
     enum Reader {
@@ -28,8 +27,6 @@ import Testing
     private var outputFile: URL { directory.appendingPathComponent("out/records.ndjson") }
     private static let maxUnacknowledgedBytes = 1024 * 1024
 
-    /// `diskBuffer`: at least once across `kill -9` takes one, since the source's checkpoint passes what a sink's
-    /// buffer holds and a memory buffer dies with the process (docs/DELIVERY.md).
     private func config(diskBuffer: Bool = false) -> String {
         let source: [String]
         switch Self.reader {
@@ -93,10 +90,12 @@ import Testing
         #expect(output.duplicates == 0, "no record twice")
     }
 
-    @Test func afterKillNineMidStreamEveryMessageArrivesAtLeastOnce() async throws {
+    /// With a memory buffer too: the checkpoint waits for delivery, so what the buffer held is read again.
+    @Test(arguments: [true, false])
+    func afterKillNineMidStreamEveryMessageArrivesAtLeastOnce(diskBuffer: Bool) async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         let kubelet = try KubeletSimulator(podsRoot: podsRoot, settings: Self.nodeSettings())
-        let petrel = try PetrelProcess(config: config(diskBuffer: true), directory: directory)
+        let petrel = try PetrelProcess(config: config(diskBuffer: diskBuffer), directory: directory)
         try await petrel.start()
         kubelet.start()
         log("started")
@@ -107,11 +106,13 @@ import Testing
             try await Task.sleep(for: .milliseconds(50))
         }
         log("kill -9 at \(output.records) records")
+        let killed = ContinuousClock.now
         await petrel.kill()
         try output.read(outputFile)
         let deliveredBeforeKill = output.records
         // Restarted at once, as a DaemonSet's pod is: the kubelet keeps writing, rotating and gzipping meanwhile.
         try await petrel.start()
+        let down = killed...ContinuousClock.now
         log("restarted")
         try await waitUntilWritten(kubelet)
         let report = await kubelet.stop()
@@ -125,7 +126,7 @@ import Testing
         print(
             "petrel delivered \(output.records) records (\(deliveredBeforeKill) before kill -9), "
                 + "\(output.duplicates) duplicates (\(output.duplicateBytes) bytes)")
-        expected.check(output, kubelet: kubelet, exactlyOnce: false, afterKill: true)
+        expected.check(output, kubelet: kubelet, exactlyOnce: false, down: down)
         // What is sent twice is what was read past the last checkpoint (the unacknowledged window, and what was
         // acknowledged in the checkpoint interval before the kill) and what the disk buffer handed the sink after it
         // last recorded an acknowledgement: 1.2 to 2.3 MB in seven runs.
@@ -190,29 +191,30 @@ private struct Expectation {
         return missing
     }
 
-    /// `afterKill`: the run was killed with SIGKILL and restarted.
-    func check(_ output: OutputTally, kubelet: KubeletSimulator, exactlyOnce: Bool = true, afterKill: Bool = false) {
+    /// `down`: from `kill -9` to the restarted Petrel's readiness.
+    func check(
+        _ output: OutputTally, kubelet: KubeletSimulator, exactlyOnce: Bool = true,
+        down: ClosedRange<ContinuousClock.Instant>? = nil
+    ) {
         let missing = missing(from: output)
+        // A pod removed before the restart whose lines were not yet delivered is gone with the killed process: its
+        // files were deleted, and only the descriptors Petrel held open still led to them.
+        let removedBeforeRestart = Set(
+            report.gone.filter { gone in
+                gone.reason == .podRemoved && down.map { gone.at <= $0.upperBound } == true
+            }.map(\.pod))
         let (ofShortLivedPods, ofLongLivedPods) = (
-            missing.filter { report.shortLivedPods.contains($0.pod) },
+            missing.filter { report.shortLivedPods.contains($0.pod) && !removedBeforeRestart.contains($0.pod) },
             missing.filter { !report.shortLivedPods.contains($0.pod) }
         )
-        // Open bug (#11): after SIGKILL, kubernetes_logs can resume between the pieces of a split line, merging a
-        // piece with the lines after it and losing what the merged record stood for; the file source passes this.
-        let knownKillBug = afterKill && reader == .kubernetesLogs
-        withKnownIssue("kubernetes_logs resumes between split-line pieces after kill -9", isIntermittent: true) {
-            #expect(ofLongLivedPods.isEmpty, "\(ofLongLivedPods.count) messages missing: \(describe(ofLongLivedPods))")
-        } when: {
-            knownKillBug
-        }
-        // The tailer looks for new files between two read rounds, and a round reads up to `max_read_bytes` of every
-        // busy file: on a loaded machine, in a debug build, it can outlast a pod that lives 200 ms and is removed a
-        // second later (and a pod removed while Petrel restarts is gone for any reader).
-        withKnownIssue("a pod removed before the tailer's next scan is never read", isIntermittent: true) {
-            #expect(
-                ofShortLivedPods.isEmpty,
-                "\(ofShortLivedPods.count) messages of short-lived pods missing: \(describe(ofShortLivedPods))")
-        }
+        // Also after SIGKILL: a rotated file the kubelet gzipped while Petrel was down is read on from its checkpoint.
+        #expect(ofLongLivedPods.isEmpty, "\(ofLongLivedPods.count) messages missing: \(describe(ofLongLivedPods))")
+        // Files are opened as they appear, also while the tailer waits for room downstream, so a pod that lives 200 ms
+        // and is removed a second later is read all the same.
+        #expect(
+            ofShortLivedPods.isEmpty,
+            "\(ofShortLivedPods.count) messages of short-lived pods missing: \(describe(ofShortLivedPods))")
+        if down != nil { print("short-lived pods removed before the restart: \(removedBeforeRestart.count)") }
         var unexpected = 0
         for key in output.counts.keys {
             let (pod, seq, part) = OutputTally.split(key)
@@ -225,14 +227,9 @@ private struct Expectation {
         #expect(output.malformed.isEmpty, "records without pod=… seq=…: \(output.malformed.prefix(3))")
         if exactlyOnce { #expect(output.counts.count == output.records) }
         if reader == .kubernetesLogs {
-            withKnownIssue("kubernetes_logs resumes between split-line pieces after kill -9", isIntermittent: true) {
-                #expect(
-                    output.wrongMessages.isEmpty,
-                    "messages not merged back as written: \(output.wrongMessages.prefix(3))")
-                #expect(output.checkedMessages == output.records)
-            } when: {
-                knownKillBug
-            }
+            #expect(
+                output.wrongMessages.isEmpty, "messages not merged back as written: \(output.wrongMessages.prefix(3))")
+            #expect(output.checkedMessages == output.records)
         }
     }
 }

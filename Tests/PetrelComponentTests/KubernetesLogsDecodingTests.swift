@@ -224,6 +224,8 @@ import Glibc
         let web = root + "/shop_web-abc_uid-1"
         for name in [
             "app/0.log", "app/0.log.20261206-100000", "app/0.log.20261206-090000", "app/0.log.20261206-080000.gz",
+            // `gzip` at work: the plain file is the one to read until it is gone.
+            "app/0.log.20261206-070000", "app/0.log.20261206-070000.gz", "app/0.log.20261206-110000.gz.tmp",
             "app/0.log.20261206-110000.tmp", "app/1.log", "app/notes.txt", "sidecar/0.log",
         ] {
             try writeFile(web + "/" + name, "x\n")
@@ -237,11 +239,13 @@ import Glibc
         let ordered = files.sorted { ($0.stream, $0.order) < ($1.stream, $1.order) }
         #expect(
             ordered.map { String($0.path.dropFirst(root.count)) } == [
-                "/kube-system_coredns-1_uid-2/coredns/0.log",
-                "/shop_web-abc_uid-1/app/0.log.20261206-090000", "/shop_web-abc_uid-1/app/0.log.20261206-100000",
-                "/shop_web-abc_uid-1/app/0.log", "/shop_web-abc_uid-1/app/1.log",
+                "/kube-system_coredns-1_uid-2/coredns/0.log", "/shop_web-abc_uid-1/app/0.log.20261206-070000",
+                "/shop_web-abc_uid-1/app/0.log.20261206-080000.gz", "/shop_web-abc_uid-1/app/0.log.20261206-090000",
+                "/shop_web-abc_uid-1/app/0.log.20261206-100000", "/shop_web-abc_uid-1/app/0.log",
+                "/shop_web-abc_uid-1/app/1.log",
             ])
-        #expect(Set(ordered.prefix(4).dropFirst().map(\.stream)) == [web + "/app/0.log"])
+        #expect(ordered.map(\.isCompressed) == [false, false, true, false, false, false, false])
+        #expect(Set(ordered.prefix(6).dropFirst().map(\.stream)) == [web + "/app/0.log"])
         #expect(ordered.last?.stream == web + "/app/1.log")
         #expect(
             Set(directories) == [
@@ -265,7 +269,9 @@ import Glibc
         #expect(path?.restartCount == 2)
         #expect(PodLogPath(stream: "/var/log/pods/no-underscores/app/0.log") == nil)
         #expect(PodLogFileName("0.log.20261206-100000")?.rotation == "20261206-100000")
-        #expect(PodLogFileName("0.log.20261206-100000.gz") == nil)
+        let compressed = PodLogFileName("0.log.20261206-100000.gz")
+        #expect(compressed?.rotation == "20261206-100000" && compressed?.isCompressed == true)
+        #expect(PodLogFileName("0.log.20261206-100000.gz.tmp") == nil)
         #expect(PodLogFileName("x.log") == nil)
         #expect(PodLogFileName("0.logs") == nil)
     }

@@ -1,4 +1,5 @@
 import Logging
+import PetrelCodecs
 import PetrelCore
 import PetrelTestSupport
 import Synchronization
@@ -16,7 +17,7 @@ import Glibc
     /// A source over `<directory>/pods` wired to one queue.
     final class Harness: Sendable {
         let directory: String
-        let queue = BatchQueue(capacity: 100_000, producers: 1)
+        let queue: BatchQueue
         let telemetry = componentTestTelemetry(id: "pods", type: "kubernetes_logs", kind: .source)
         let shutdown = ShutdownSignal()
         let source: KubernetesLogsSource
@@ -24,9 +25,10 @@ import Glibc
 
         init(
             directory: String, api: KubernetesAPIConfig? = nil, metadata: PodMetadataIndex = PodMetadataIndex(),
-            readFrom: FileSourceConfig.ReadFrom = .beginning
+            readFrom: FileSourceConfig.ReadFrom = .beginning, queueCapacity: Int = 100_000
         ) {
             self.directory = directory
+            queue = BatchQueue(capacity: queueCapacity, producers: 1)
             var config = KubernetesLogsSourceConfig(nodeName: "node-a")
             config.tailing.readFrom = readFrom
             config.podsRoot = directory + "/pods"
@@ -150,6 +152,76 @@ import Glibc
         ] {
             #expect(checkpoints[path] == Self.size(harness.podsRoot + path), "\(path): all acknowledged")
         }
+    }
+
+    /// The kubelet rotates and gzips as it does while Petrel is down (a restart, `kill -9`): the gzipped file's unread
+    /// lines are read from where the checkpoint left them, a split line across the rotation is whole, and a gzipped
+    /// file already read to its end is not read again.
+    @Test func aRotatedFileGzippedWhilePetrelWasDownIsReadOnFromItsCheckpoint() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTree(directory) }
+        let web = directory + "/pods/shop_web-1_uid-a/app"
+        let job = directory + "/pods/batch_job-1_uid-b/main"
+        let webFirst = Self.cri((0..<10).map { "a-\($0)" })
+        let jobFirst = Self.cri((0..<5).map { "b-\($0)" })
+        try writeFile(web + "/0.log", webFirst)
+        try writeFile(job + "/0.log", jobFirst)
+        let before = Harness(directory: directory)
+        let first = await before.start()
+        #expect(await before.receive(15).count == 15)
+        try await before.stop(first)
+
+        // Down meanwhile: the container writes on, the kubelet rotates and gzips (`<name>.gz`, the plain file gone).
+        let webRest = Self.cri((10..<15).map { "a-\($0)" }) + Self.cri(["split-"], tag: "P", at: 1)
+        try Self.gzipRotated(web + "/0.log.20261206-101511", contents: webFirst + webRest)
+        try writeFile(web + "/0.log", Self.cri(["across", "a-15"], at: 2))
+        try Self.gzipRotated(job + "/0.log.20261206-101511", contents: jobFirst)
+        try writeFile(job + "/0.log", Self.cri(["b-5"]))
+        #expect(unlink(web + "/0.log.20261206-101511") != 0 && unlink(job + "/0.log.20261206-101511") != 0)
+
+        let after = Harness(directory: directory)
+        let second = await after.start()
+        let records = await after.receive(8)
+        #expect(
+            records.filter { $0.message.hasPrefix("a-") || $0.message.hasPrefix("split") }.map(\.message)
+                == (10..<15).map { "a-\($0)" } + ["split-across", "a-15"], "the rest, in order, the split line whole")
+        #expect(records.filter { $0.message.hasPrefix("b-") }.map(\.message) == ["b-5"])
+        try await after.stop(second)
+        #expect(await after.queue.next() == nil, "nothing twice")
+        #expect(after.counter("petrel_file_lines_read_total") == 9, "the gzipped file from its checkpoint")
+    }
+
+    /// Writes `contents` gzipped to `<path>.gz`, as the kubelet leaves a rotated file it compressed.
+    static func gzipRotated(_ path: String, contents: String) throws {
+        let compressed = Zlib.compress(Array(contents.utf8), format: .gzip)
+        let descriptor = open(path + ".gz", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        defer { close(descriptor) }
+        let written = compressed.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        #expect(written == compressed.count)
+    }
+
+    /// A pod that lives a moment and whose directory is removed while the tailer waits for room downstream: its
+    /// file was opened as it appeared, so its lines are read all the same.
+    @Test func aShortLivedPodRemovedWhileTheTailerWaitsIsReadAllTheSame() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTree(directory) }
+        let harness = Harness(directory: directory, queueCapacity: 1)
+        let web = harness.podsRoot + "/shop_web-1_uid-a/app/0.log"
+        try writeFile(web, Self.cri(["a-0"]))
+        let task = await harness.start()
+        #expect(await componentEventually { harness.counter("petrel_file_lines_read_total") == 1 })
+        // The queue holds one batch and nobody takes it: the tailer's next send waits.
+        try appendFile(web, Self.cri(["a-1"]))
+        #expect(await componentEventually { harness.counter("petrel_file_lines_read_total") == 2 })
+        let job = harness.podsRoot + "/batch_job-1_uid-b"
+        try writeFile(job + "/main/0.log", Self.cri(["b-0", "b-1"]))
+        try await Task.sleep(for: .milliseconds(500))
+        removeTree(job)
+
+        let records = await harness.receive(4)
+        #expect(records.map(\.message).sorted() == ["a-0", "a-1", "b-0", "b-1"])
+        try await harness.stop(task)
+        #expect(await harness.queue.next() == nil, "nothing twice")
     }
 
     @Test func recordsCarryPodMetadataAlsoForAPodDeletedBeforeItsFileWasRead() async throws {

@@ -136,6 +136,23 @@ import Testing
         #expect(await buffer.next()?.acknowledgement.isTracked == false, "a buffer's copy carries nothing to answer")
     }
 
+    /// A file's batch: the memory buffer hands the hold to its sink, and only delivery gives it back.
+    @Test func aBatchThatWaitsForDeliveryIsAcknowledgedByTheSinkNotTheMemoryBuffer() async throws {
+        let memoryBuffer = BatchQueue(capacity: 4, producers: 1)
+        let telemetry = ComponentTelemetry(id: "s", type: "test", kind: .source, registry: TelemetryRegistry())
+        let output = Output(edges: [.init(queue: memoryBuffer, accepts: .all, buffers: true)], telemetry: telemetry)
+        let acknowledged = Atomic<Bool>(false)
+        let acknowledgement = Acknowledgement(untilDelivered: true) { acknowledged.store(true, ordering: .relaxed) }
+        try await output.send(Envelope(batch(1), acknowledgement: acknowledgement))
+        let buffered = acknowledged.load(ordering: .relaxed)
+        #expect(!buffered, "in the memory buffer is not delivered")
+        let taken = await memoryBuffer.next()
+        #expect(taken?.acknowledgement.waitsForDelivery == true)
+        taken?.acknowledgement.acknowledge()
+        let delivered = acknowledged.load(ordering: .relaxed)
+        #expect(delivered)
+    }
+
     @Test func aBatchNoReaderTakesIsAcknowledgedAtOnce() async throws {
         let metricsOnly = BatchQueue(capacity: 2, producers: 1)
         let telemetry = ComponentTelemetry(id: "s", type: "test", kind: .source, registry: TelemetryRegistry())

@@ -92,7 +92,8 @@ public struct SinkContext: Sendable {
 ///
 /// A sink acknowledges each envelope once its batch is delivered or dropped for a reason that retrying cannot fix
 /// (splitting the acknowledgement if parts of the batch travel separately): a disk buffer deletes a record only then.
-/// Behind a memory buffer the acknowledgement is `.none` and acknowledging it does nothing.
+/// Behind a memory buffer the acknowledgement is `.none` and acknowledging it does nothing, except for batches of a
+/// source that waits for delivery (a file's checkpoint).
 public struct SinkInput: Sendable, AsyncSequence {
     public typealias Element = Envelope
     private let queue: BatchQueue

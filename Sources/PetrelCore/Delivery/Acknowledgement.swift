@@ -10,9 +10,11 @@ import Synchronization
 public struct Acknowledgement: Sendable {
     private final class Tracker: Sendable {
         let pending = Atomic<Int>(1)
+        let untilDelivered: Bool
         let onAcknowledged: @Sendable () -> Void
 
-        init(_ onAcknowledged: @escaping @Sendable () -> Void) {
+        init(untilDelivered: Bool, _ onAcknowledged: @escaping @Sendable () -> Void) {
+            self.untilDelivered = untilDelivered
             self.onAcknowledged = onAcknowledged
         }
     }
@@ -27,12 +29,19 @@ public struct Acknowledgement: Sendable {
     }
 
     /// One holder; `onAcknowledged` runs once, on the thread of the last `acknowledge()`.
-    public init(onAcknowledged: @escaping @Sendable () -> Void) {
-        self.tracker = Tracker(onAcknowledged)
+    ///
+    /// `untilDelivered`: a sink's memory buffer does not count as holding the batch; the sink acknowledges once it
+    /// delivered it. A source that can read its input again after a crash (a file from its checkpoint) asks for
+    /// that, so a crash re-sends what was in memory instead of losing it. A disk buffer still counts.
+    public init(untilDelivered: Bool = false, onAcknowledged: @escaping @Sendable () -> Void) {
+        self.tracker = Tracker(untilDelivered: untilDelivered, onAcknowledged)
     }
 
     /// Whether anyone waits for it.
     public var isTracked: Bool { tracker != nil }
+
+    /// Whether only delivery (or a disk buffer) ends the wait, not a memory buffer.
+    public var waitsForDelivery: Bool { tracker?.untilDelivered ?? false }
 
     /// One more holder of the same batch, who must acknowledge on its own.
     public func split() -> Acknowledgement {

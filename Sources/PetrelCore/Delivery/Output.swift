@@ -5,7 +5,8 @@ public struct Output: Sendable {
         public let queue: BatchQueue
         public let accepts: SignalSet
         /// The queue is its reader's buffer (a sink's memory buffer): a batch in it counts as buffered, so its
-        /// acknowledgement is given as it goes in. Otherwise the reader passes the acknowledgement on.
+        /// acknowledgement is given as it goes in, unless it waits for delivery. Otherwise the reader passes the
+        /// acknowledgement on.
         public let buffers: Bool
 
         public init(queue: BatchQueue, accepts: SignalSet, buffers: Bool = true) {
@@ -48,7 +49,7 @@ public struct Output: Sendable {
         let targets = edges.filter { $0.accepts.contains(envelope.batch.signal) }
         let holds = acknowledgements(for: envelope, count: targets.count)
         for (edge, acknowledgement) in zip(targets, holds) {
-            if edge.buffers {
+            if edge.buffers && !envelope.acknowledgement.waitsForDelivery {
                 try await edge.queue.send(envelope.with(.none))
                 acknowledgement.acknowledge()
             } else {
@@ -75,7 +76,7 @@ public struct Output: Sendable {
         }
         let holds = acknowledgements(for: envelope, count: targets.count)
         for (edge, acknowledgement) in zip(targets, holds) {
-            if edge.buffers {
+            if edge.buffers && !envelope.acknowledgement.waitsForDelivery {
                 edge.queue.commit(envelope.with(.none))
                 acknowledgement.acknowledge()
             } else {

@@ -17,6 +17,12 @@ enum HTTPAnswer {
     /// What a remote-write receiver means by retryable: rate limited or failing.
     static func remoteWriteRetryable(_ code: UInt) -> Bool { code == 429 || (500..<600).contains(code) }
 
+    /// What a generic HTTP receiver means by retryable, as Vector's `http` sink reads it: timed out, rate limited or
+    /// failing, except 501 (the receiver will never do it).
+    static func genericRetryable(_ code: UInt) -> Bool {
+        code == 408 || code == 429 || ((500..<600).contains(code) && code != 501)
+    }
+
     /// What the OTLP/HTTP specification calls retryable.
     static func otlpRetryable(_ code: UInt) -> Bool { code == 429 || code == 502 || code == 503 || code == 504 }
 

@@ -10,6 +10,7 @@ public struct SinkRequestSettings: Sendable {
     public enum Compression: String, Sendable, CaseIterable {
         case gzip
         case snappy
+        case zstd
         case none
     }
 

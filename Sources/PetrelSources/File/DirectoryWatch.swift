@@ -17,9 +17,13 @@ final class DirectoryWatch {
     private let descriptor: Int32
     private var watched: Set<String> = []
     private var buffer = [UInt8](repeating: 0, count: 16 * 1024)
+    private let mask: UInt32
 
-    init() {
+    /// `dataChanges`: also report writes to files (the tailer reads on them); without, only entries.
+    init(dataChanges: Bool = true) {
         descriptor = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
+        mask = UInt32(
+            IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_DELETE_SELF | (dataChanges ? IN_MODIFY : 0))
     }
 
     deinit {
@@ -29,7 +33,6 @@ final class DirectoryWatch {
     /// Adds watches on directories not yet watched; watches of directories that went away end by themselves.
     func watch(_ directories: [String]) {
         guard descriptor >= 0 else { return }
-        let mask = UInt32(IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_MODIFY | IN_DELETE_SELF)
         for directory in directories where !watched.contains(directory) {
             if inotify_add_watch(descriptor, directory, mask) >= 0 { watched.insert(directory) }
         }
@@ -62,7 +65,7 @@ final class DirectoryWatch {
         return changes
     }
     #else
-    init() {}
+    init(dataChanges: Bool = true) {}
     func watch(_ directories: [String]) {}
     func changes() -> Changes { Changes() }
     #endif

@@ -9,10 +9,12 @@ struct DiscoveredFile: Sendable, Equatable {
     var stream: String
     /// Sorts the files of a stream found in the same scan, oldest first (rotated files before the live one).
     var order: String
+    /// A rotated file the kubelet gzipped: read only when a checkpoint says it holds unread lines.
+    var isCompressed = false
 }
 
 /// Where a tailer finds its files: the `file` source's globs, `kubernetes_logs`' pod directories.
-protocol FileDiscovery {
+protocol FileDiscovery: Sendable {
     /// The files present now, and the directories to watch for new ones.
     func scan() -> (files: [DiscoveredFile], directories: [String])
 }

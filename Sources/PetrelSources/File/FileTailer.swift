@@ -78,6 +78,8 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
     private var roundCursor = 0
     private var buffer: [UInt8]
     private var savedVersion = -1
+    /// Opens new files between scans (run by `run`).
+    private var opener: FileOpener<Discovery>?
     private var logger: Logger { context.logger }
 
     init(
@@ -108,6 +110,10 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
     /// writes its checkpoints and closes its files.
     mutating func run() async throws {
         let watch = DirectoryWatch()
+        let opener = FileOpener(discovery: discovery)
+        let opening = Task { await opener.run() }
+        defer { opening.cancel() }
+        self.opener = opener
         scan(watch, firstScan: true)
         ledger.dropRetained()
         context.markReady()
@@ -160,6 +166,10 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
     private mutating func scan(_ watch: DirectoryWatch, firstScan: Bool) {
         let (found, directories) = discovery.scan()
         watch.watch(directories)
+        var openedEarly = Dictionary((opener?.take() ?? []).map { ($0.key, $0) }) { first, second in
+            close(second.descriptor)
+            return first
+        }
         var seen: Set<[UInt64]> = []
         var keysByPath: [String: [UInt64]] = [:]
         var indexByKey: [[UInt64]: Int] = [:]
@@ -178,6 +188,14 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
                 continue
             }
             if ignored.contains(key) { continue }
+            if discovered.isCompressed {
+                if let descriptor = unpack(discovered, key: key) { fresh.append((discovered, descriptor, info)) }
+                continue
+            }
+            if let early = openedEarly.removeValue(forKey: key) {
+                fresh.append((discovered, early.descriptor, info))
+                continue
+            }
             let descriptor = open(discovered.path, O_RDONLY | O_CLOEXEC)
             guard descriptor >= 0 else {
                 logger.warning("Cannot open file", metadata: ["path": "\(discovered.path)", "errno": "\(errno)"])
@@ -188,6 +206,15 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
             fresh.append((discovered, descriptor, opened))
         }
         // A file found at another path was renamed, unless its own path still leads to it (a symlink, a hard link).
+        // Opened early and gone since (a short-lived pod's directory removed): read what they hold, then let go.
+        for early in openedEarly.values {
+            var info = stat()
+            guard indexByKey[early.key] == nil, !ignored.contains(early.key), fstat(early.descriptor, &info) == 0 else {
+                close(early.descriptor)
+                continue
+            }
+            fresh.append((early.file, early.descriptor, info))
+        }
         for (index, path) in moved where keysByPath[files[index].path] != [files[index].device, files[index].inode] {
             files[index].path = path
             ledger.renamed(files[index].id, to: path)
@@ -216,6 +243,33 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
             // for that long, also when the pod is deleted before a line of it is read.
             if decoders[discovered.stream] == nil { decoders[discovered.stream] = makeDecoder(discovered.stream) }
             identify(files.count - 1, force: false)
+        }
+    }
+
+    /// Unpacks a gzipped rotated file whose checkpoint says lines of it were not read (the kubelet compressed it
+    /// while Petrel was down); any other compressed file is ignored. Costs nothing once every checkpoint loaded at
+    /// start has found its file.
+    private mutating func unpack(_ discovered: DiscoveredFile, key: [UInt64]) -> Int32? {
+        guard !loaded.isEmpty else { return nil }
+        do {
+            let loaded = self.loaded
+            let descriptor = try CompressedRotation.unpack(
+                path: discovered.path, into: settings.checkpointDirectory,
+                wanted: { fingerprint in loaded[fingerprint] != nil })
+            if descriptor == nil { ignored.insert(key) }
+            if descriptor != nil {
+                logger.info(
+                    "Reading the unread rest of a rotated file compressed meanwhile",
+                    metadata: ["path": "\(discovered.path)"])
+            }
+            return descriptor
+        } catch {
+            ignored.insert(key)
+            context.telemetry.error(.processing)
+            logger.error(
+                "Cannot read a compressed rotated file; its unread lines are lost",
+                metadata: ["path": "\(discovered.path)", "error": "\(error.description)"])
+            return nil
         }
     }
 
@@ -450,7 +504,8 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
 
     private func send(_ records: [LogRecord], spans: [FileSpan], bytes: Int) async throws {
         let ledger = self.ledger
-        let acknowledgement = Acknowledgement { ledger.acknowledged(spans, bytes: bytes) }
+        // The files are read again from the checkpoint after a crash: only delivery may move it past a memory buffer.
+        let acknowledgement = Acknowledgement(untilDelivered: true) { ledger.acknowledged(spans, bytes: bytes) }
         context.telemetry.receivedEvents.increment(by: records.count)
         context.telemetry.receivedBytes.increment(by: bytes)
         try await context.output.send(Envelope(.logs(LogBatch(records: records)), acknowledgement: acknowledgement))

@@ -56,7 +56,7 @@ struct GlobPattern: Sendable, Equatable {
 }
 
 /// Finds the files a set of include globs name, minus the excluded ones, and the directories it looked in.
-struct GlobWalk {
+struct GlobWalk: Sendable {
     let include: [GlobPattern]
     let exclude: [GlobPattern]
 

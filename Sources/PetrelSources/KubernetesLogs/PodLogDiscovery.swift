@@ -42,12 +42,13 @@ struct PodDirectory: Sendable, Equatable {
     }
 }
 
-/// A container log file name: the live `<n>.log`, or `<n>.log.<YYYYMMDD-hhmmss>` the kubelet rotated it into.
-/// The kubelet's gzipped (`.gz`) and half-written (`.tmp`) files are not log files to tail.
+/// A container log file name: the live `<n>.log`, `<n>.log.<YYYYMMDD-hhmmss>` the kubelet rotated it into, or
+/// that file gzipped (`.gz`). The kubelet's half-written (`.tmp`) files are not log files.
 struct PodLogFileName: Sendable, Equatable {
     var restartCount: Int
     /// The rotated file's suffix (a timestamp); nil for the live file.
     var rotation: String?
+    var isCompressed = false
 
     init?(_ name: some StringProtocol) {
         let parts = name.split(separator: ".", maxSplits: 2, omittingEmptySubsequences: false)
@@ -57,8 +58,10 @@ struct PodLogFileName: Sendable, Equatable {
         restartCount = count
         guard parts.count == 3 else { return }
         let suffix = parts[2]
-        guard !suffix.isEmpty, !suffix.hasSuffix(".gz"), !suffix.hasSuffix(".tmp") else { return nil }
-        rotation = String(suffix)
+        guard !suffix.isEmpty, !suffix.hasSuffix(".tmp") else { return nil }
+        isCompressed = suffix.hasSuffix(".gz")
+        rotation = String(isCompressed ? suffix.dropLast(3) : suffix)
+        guard rotation?.isEmpty == false else { return nil }
     }
 }
 
@@ -84,14 +87,18 @@ struct PodLogDiscovery: FileDiscovery {
                 let containerPath = podPath + "/" + container
                 guard Self.isDirectory(containerPath) else { continue }
                 directories.append(containerPath)
-                for name in GlobWalk.entries(of: containerPath).sorted() {
+                let names = GlobWalk.entries(of: containerPath).sorted()
+                let present = Set(names)
+                for name in names {
                     guard let file = PodLogFileName(name) else { continue }
+                    // Being compressed: the plain file is still there, and the one to read.
+                    if file.isCompressed && present.contains(String(name.dropLast(3))) { continue }
                     let path = containerPath + "/" + name
                     guard Self.isRegularFile(path) else { continue }
                     files.append(
                         DiscoveredFile(
                             path: path, stream: containerPath + "/\(file.restartCount).log",
-                            order: file.rotation.map { "0." + $0 } ?? "1"))
+                            order: file.rotation.map { "0." + $0 } ?? "1", isCompressed: file.isCompressed))
                 }
             }
         }
