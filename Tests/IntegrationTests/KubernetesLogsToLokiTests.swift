@@ -49,10 +49,12 @@ import Testing
     @Test func everyMessageIsStoredOnceWithItsStreamLabels() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         var settings = KubeletSimulator.Settings()
+        // Small enough to share a loaded machine with the rest of the suite, large enough that every pod's file
+        // rotates (about 115 KB written per pod).
         settings.pods = 6
-        settings.messagesPerSecond = 5_000
-        settings.maxMessages = 12_000
-        settings.rotateBytes = 64 * 1024
+        settings.messagesPerSecond = 3_000
+        settings.maxMessages = 6_000
+        settings.rotateBytes = 32 * 1024
         settings.shortLivedPodInterval = nil
         let kubelet = try KubeletSimulator(podsRoot: podsRoot, settings: settings)
         let receiver = try LokiReceiver()
