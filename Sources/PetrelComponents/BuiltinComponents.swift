@@ -27,6 +27,7 @@ public enum BuiltinComponents {
         HTTPSink.definition,
         VictoriaLogsSink.definition,
         ElasticsearchSink.definition,
+        LokiSink.definition,
     ]
 
     /// The registry `petrel run` and `petrel validate` hand to the `ConfigLoader`.
