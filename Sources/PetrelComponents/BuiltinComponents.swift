@@ -14,6 +14,7 @@ public enum BuiltinComponents {
         KubernetesLogsSource.definition,
         FilterTransform.definition,
         RelabelTransform.definition,
+        RemapTransform.definition,
         SampleTransform.definition,
         SpanMetricsTransform.definition,
         TagTransform.definition,
