@@ -101,6 +101,32 @@ import Testing
         #expect(kept[0] == records[0])
     }
 
+    /// The README's example, on a JSON line and a plain one.
+    @Test func readmeExample() throws {
+        let program = """
+            structured = parse_json(.message) ?? {}
+            . |= object(structured) ?? {}
+            .severity = downcase(.level) ?? "info"
+            del(.level)
+            if .severity == "debug" { abort }
+            .cluster = %resource."k8s.cluster.name"
+            """
+        let resource = [Attribute("k8s.cluster.name", .string("eu-1"))]
+        let records = [
+            LogRecord(timestamp: 1, message: #"{"level":"WARN","message":"disk low"}"#, resource: resource),
+            LogRecord(timestamp: 2, message: "plain text", resource: resource),
+            LogRecord(timestamp: 3, message: #"{"level":"debug"}"#, resource: resource),
+        ]
+        let out = try run(program, records)
+        #expect(out.count == 2)
+        #expect(out[0].message == "disk low")
+        #expect(out[0].severity == "warn")
+        #expect(out[0].fields == ["cluster": .string("eu-1")])
+        #expect(out[1].message == "plain text")
+        #expect(out[1].severity == "info")
+        #expect(out[1].resource == resource)
+    }
+
     @Test func emptyBatchAfterDroppingIsNil() throws {
         var remap = try transform("abort")
         #expect(remap.process(.logs(LogBatch(records: [LogRecord(timestamp: 1, message: "m")])), context) == nil)
