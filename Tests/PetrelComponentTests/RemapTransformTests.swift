@@ -127,6 +127,29 @@ import Testing
         #expect(out[1].resource == resource)
     }
 
+    @Test func rerouteDroppedHandsTheDroppedRecordsOver() throws {
+        var remap = try transform(
+            ". |= object!(parse_json!(.message))", extra: ["drop_on_error": true, "reroute_dropped": true])
+        #expect(remap.namedOutputs == ["dropped"])
+        let good = LogRecord(timestamp: 1, message: #"{"a":1}"#)
+        let bad = LogRecord(timestamp: 2, message: "not json")
+        guard case .logs(let kept)? = remap.process(.logs(LogBatch(records: [good, bad])), context) else {
+            Issue.record("nothing kept")
+            return
+        }
+        #expect(kept.records.map(\.timestamp) == [1])
+        let rerouted = remap.takeNamedOutputBatches()
+        #expect(rerouted.map(\.output) == ["dropped"])
+        guard case .logs(let dropped)? = rerouted.first?.batch else {
+            Issue.record("no dropped batch")
+            return
+        }
+        #expect(dropped.records.map(\.message) == ["not json"])
+        #expect(dropped.records[0].metadata["dropped.reason"] == "error")
+        #expect(remap.takeNamedOutputBatches().isEmpty)
+        #expect(try transform(".a = 1").namedOutputs == [])
+    }
+
     @Test func emptyBatchAfterDroppingIsNil() throws {
         var remap = try transform("abort")
         #expect(remap.process(.logs(LogBatch(records: [LogRecord(timestamp: 1, message: "m")])), context) == nil)

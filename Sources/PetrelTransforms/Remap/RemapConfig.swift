@@ -14,11 +14,16 @@ public struct RemapConfig: Sendable {
     public var dropOnError: Bool
     /// Drop an event the program reaches `abort` on; otherwise it goes on unchanged.
     public var dropOnAbort: Bool
+    /// Send dropped events, as they came in, to the output `<id>.dropped` instead of discarding them.
+    public var rerouteDropped: Bool
 
-    public init(program: RemapProgram, dropOnError: Bool = false, dropOnAbort: Bool = true) {
+    public init(
+        program: RemapProgram, dropOnError: Bool = false, dropOnAbort: Bool = true, rerouteDropped: Bool = false
+    ) {
         self.program = program
         self.dropOnError = dropOnError
         self.dropOnAbort = dropOnAbort
+        self.rerouteDropped = rerouteDropped
     }
 
     /// Reads the settings and compiles the program; every problem in the program is reported as
@@ -27,6 +32,7 @@ public struct RemapConfig: Sendable {
         defer { reader.finish() }
         let dropOnError = reader.bool("drop_on_error", default: false)
         let dropOnAbort = reader.bool("drop_on_abort", default: true)
+        let rerouteDropped = reader.bool("reroute_dropped", default: false)
         let hasSource = reader.contains("source")
         let hasFile = reader.contains("file")
         guard hasSource != hasFile else {
@@ -58,7 +64,8 @@ public struct RemapConfig: Sendable {
         }
         switch RemapProgram.compile(text) {
         case .success(let program):
-            return RemapConfig(program: program, dropOnError: dropOnError, dropOnAbort: dropOnAbort)
+            return RemapConfig(
+                program: program, dropOnError: dropOnError, dropOnAbort: dropOnAbort, rerouteDropped: rerouteDropped)
         case .failure(let failure):
             for diagnostic in failure.diagnostics {
                 let (line, column) = diagnostic.position(in: text)

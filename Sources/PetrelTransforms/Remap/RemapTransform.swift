@@ -8,9 +8,19 @@ import PetrelCore
 /// which Petrel does not model).
 public struct RemapTransform: Transform {
     public let config: RemapConfig
+    /// Records dropped by the last `process`, for the `dropped` output when `reroute_dropped` is on.
+    private var dropped: [LogRecord] = []
 
     public init(config: RemapConfig) {
         self.config = config
+    }
+
+    public var namedOutputs: [String] { config.rerouteDropped ? ["dropped"] : [] }
+
+    public mutating func takeNamedOutputBatches() -> [(output: String, batch: EventBatch)] {
+        guard !dropped.isEmpty else { return [] }
+        defer { dropped = [] }
+        return [("dropped", .logs(LogBatch(records: dropped)))]
     }
 
     public static let definition = ComponentDefinition(type: "remap", kind: .transform) { reader, _ in
@@ -20,8 +30,8 @@ public struct RemapTransform: Transform {
     public mutating func process(_ batch: consuming EventBatch, _ context: TransformContext) -> EventBatch? {
         guard case .logs(var logs) = batch else { return batch }
         var failed = 0
-        var aborted = 0
-        var dropped = 0
+        var droppedErrors = 0
+        var droppedAborts = 0
         var kept: [LogRecord] = []
         kept.reserveCapacity(logs.records.count)
         for record in logs.records {
@@ -30,25 +40,30 @@ public struct RemapTransform: Transform {
                 _ = try config.program.run(&state)
                 kept.append(Self.record(from: state, original: record, metadata: config.program.usesMetadata))
             } catch {
-                let drop = error.isAbort ? config.dropOnAbort : config.dropOnError
-                if error.isAbort {
-                    aborted += 1
-                } else {
+                if !error.isAbort {
                     failed += 1
                     if failed == 1 {
                         context.logger.debug("remap failed on an event", metadata: ["error": "\(error.message)"])
                     }
                 }
-                if drop {
-                    dropped += 1
-                } else {
+                guard error.isAbort ? config.dropOnAbort : config.dropOnError else {
                     kept.append(record)
+                    continue
+                }
+                if error.isAbort { droppedAborts += 1 } else { droppedErrors += 1 }
+                if config.rerouteDropped {
+                    var rerouted = record
+                    rerouted.metadata["dropped.reason"] = error.isAbort ? "abort" : "error"
+                    rerouted.metadata["dropped.message"] = error.message
+                    rerouted.metadata["dropped.component_id"] = context.id
+                    dropped.append(rerouted)
                 }
             }
         }
         for _ in 0..<failed { context.telemetry.error(.processing) }
-        if dropped > 0 {
-            context.telemetry.discarded(dropped, reason: aborted > 0 && failed == 0 ? "remap_abort" : "remap")
+        if !config.rerouteDropped {
+            if droppedErrors > 0 { context.telemetry.discarded(droppedErrors, reason: "remap_error") }
+            if droppedAborts > 0 { context.telemetry.discarded(droppedAborts, reason: "remap_abort") }
         }
         logs.records = kept
         return logs.records.isEmpty ? nil : .logs(logs)
