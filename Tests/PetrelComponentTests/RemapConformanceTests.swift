@@ -311,6 +311,36 @@ import Testing
         if let leaves = example.leaves { #expect(outcome.event == Self.json(leaves), "\(example.program)") }
     }
 
+    /// Text not in a parser's format fails (here handled by `??`) rather than giving a partial value.
+    @Test(arguments: [
+        #"parse_json("{\"a\": 1") ?? "fallback""#,
+        #"parse_json("[1, 2,]") ?? "fallback""#,
+        #"parse_json("\"unterminated") ?? "fallback""#,
+        #"parse_json("{\"a\": [[[1]]]}", max_depth: 2) ?? "fallback""#,
+        #"parse_syslog("not a syslog line") ?? "fallback""#,
+        #"parse_syslog("<13>1 yesterday host app - - - message") ?? "fallback""#,
+        #"parse_key_value("lonely", accept_standalone_key: false) ?? "fallback""#,
+        #"parse_timestamp("2021-13-01", format: "%Y-%m-%d") ?? "fallback""#,
+        #"parse_timestamp("2021-01-01 trailing", format: "%Y-%m-%d") ?? "fallback""#,
+        #"parse_int("12x") ?? "fallback""#,
+        #"parse_float("1.2.3") ?? "fallback""#,
+        #"parse_regex("abc", r'(?P<digits>\d+)') ?? "fallback""#,
+        #"to_int("seven") ?? "fallback""#,
+        #"slice("abc", 2, 1) ?? "fallback""#,
+        #"join([1, 2]) ?? "fallback""#,
+    ])
+    func malformedInputFails(_ program: String) throws {
+        #expect(try Self.run(program).value == .string("fallback"))
+    }
+
+    @Test func jsonDetails() throws {
+        #expect(try Self.run(#"parse_json!("\"\\u00e9\\ud83d\\ude00\"")"#).value == .string("é😀"))
+        #expect(try Self.run(#"parse_json!("18446744073709551616")"#).value == .float(18_446_744_073_709_551_616))
+        #expect(try Self.run(#"parse_json!(" {\"a\" : [ ] } ")"#).value == Self.json(#"{"a": []}"#))
+        #expect(try Self.run(#"encode_json({"b": [1.5, 2.0, null], "a": "x\ny"})"#).value == .string(#"{"a":"x\ny","b":[1.5,2.0,null]}"#))
+        #expect(try Self.run(#"encode_json({"a": 1}, pretty: true)"#).value == .string("{\n  \"a\": 1\n}"))
+    }
+
     @Test func parseSyslogRFC5424() throws {
         let program = #"""
             parse_syslog!("<13>1 2020-03-13T20:45:38.119Z dynamicwireless.name non 2426 ID931 [exampleSDID@32473 iut=\"3\" eventSource= \"Application\" eventID=\"1011\"] Try to override the THX port, maybe it will reboot the neural interface!")
