@@ -9,7 +9,8 @@ public enum RemapValue: Sendable, Equatable {
     case string(String)
     /// Nanoseconds since the Unix epoch, UTC.
     case timestamp(Int64)
-    case regex(RE2SearchRegex)
+    // Boxed, so that a regex (rare) does not make every value as large as it is.
+    indirect case regex(RE2SearchRegex)
     case array([RemapValue])
     case object([String: RemapValue])
 
