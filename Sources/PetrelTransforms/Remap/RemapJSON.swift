@@ -6,77 +6,89 @@ enum RemapJSON {
     }
 
     static func encode(_ value: RemapValue, pretty: Bool = false) -> String {
-        var output = ""
+        // Written as bytes into one buffer: appending to a `String` piece by piece costs more than the encoding.
+        var output: [UInt8] = []
+        output.reserveCapacity(256)
         write(value, to: &output, pretty: pretty, indent: 0)
-        return output
+        return String(decoding: output, as: UTF8.self)
     }
 
-    private static func write(_ value: RemapValue, to output: inout String, pretty: Bool, indent: Int) {
+    private static func newline(_ output: inout [UInt8], indent: Int) {
+        output.append(UInt8(ascii: "\n"))
+        for _ in 0..<indent { output += [32, 32] }
+    }
+
+    private static func write(_ value: RemapValue, to output: inout [UInt8], pretty: Bool, indent: Int) {
         switch value {
-        case .null: output += "null"
-        case .boolean(let value): output += value ? "true" : "false"
-        case .integer(let value): output += String(value)
+        case .null: output += "null".utf8
+        case .boolean(let value): output += (value ? "true" : "false").utf8
+        case .integer(let value): output += String(value).utf8
         case .float(let value):
             if !value.isFinite {
-                output += "null"
+                output += "null".utf8
             } else if value == value.rounded(), abs(value) < 1e16 {
-                output += String(Int64(value)) + ".0"
+                output += String(Int64(value)).utf8
+                output += ".0".utf8
             } else {
-                output += String(value)
+                output += String(value).utf8
             }
-        case .string(let value): output += quote(value)
-        case .timestamp, .regex: output += quote(value.text)
+        case .string(let value): quote(value, into: &output)
+        case .timestamp, .regex: quote(value.text, into: &output)
         case .array(let values):
             if values.isEmpty {
-                output += "[]"
+                output += "[]".utf8
                 return
             }
-            output += "["
+            output.append(UInt8(ascii: "["))
             for (index, item) in values.enumerated() {
-                if index > 0 { output += "," }
-                if pretty { output += "\n" + String(repeating: "  ", count: indent + 1) }
+                if index > 0 { output.append(UInt8(ascii: ",")) }
+                if pretty { newline(&output, indent: indent + 1) }
                 write(item, to: &output, pretty: pretty, indent: indent + 1)
             }
-            if pretty { output += "\n" + String(repeating: "  ", count: indent) }
-            output += "]"
+            if pretty { newline(&output, indent: indent) }
+            output.append(UInt8(ascii: "]"))
         case .object(let fields):
             if fields.isEmpty {
-                output += "{}"
+                output += "{}".utf8
                 return
             }
-            output += "{"
-            for (index, key) in fields.keys.sorted().enumerated() {
-                if index > 0 { output += "," }
-                if pretty { output += "\n" + String(repeating: "  ", count: indent + 1) }
-                output += quote(key)
-                output += pretty ? ": " : ":"
-                write(fields[key]!, to: &output, pretty: pretty, indent: indent + 1)
+            output.append(UInt8(ascii: "{"))
+            for (index, field) in fields.sorted(by: { $0.key < $1.key }).enumerated() {
+                if index > 0 { output.append(UInt8(ascii: ",")) }
+                if pretty { newline(&output, indent: indent + 1) }
+                quote(field.key, into: &output)
+                output.append(UInt8(ascii: ":"))
+                if pretty { output.append(32) }
+                write(field.value, to: &output, pretty: pretty, indent: indent + 1)
             }
-            if pretty { output += "\n" + String(repeating: "  ", count: indent) }
-            output += "}"
+            if pretty { newline(&output, indent: indent) }
+            output.append(UInt8(ascii: "}"))
         }
     }
 
     /// A JSON string literal.
     static func quote(_ text: String) -> String {
-        var output = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": output += "\\\""
-            case "\\": output += "\\\\"
-            case "\n": output += "\\n"
-            case "\r": output += "\\r"
-            case "\t": output += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    output += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    output.unicodeScalars.append(scalar)
-                }
+        var output: [UInt8] = []
+        quote(text, into: &output)
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    private static func quote(_ text: String, into output: inout [UInt8]) {
+        output.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): output += [92, 34]
+            case UInt8(ascii: "\\"): output += [92, 92]
+            case UInt8(ascii: "\n"): output += [92, 110]
+            case UInt8(ascii: "\r"): output += [92, 114]
+            case UInt8(ascii: "\t"): output += [92, 116]
+            case 0..<0x20:
+                let digits = Array("0123456789abcdef".utf8)
+                output += [92, 117, 48, 48, digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]]
+            default: output.append(byte)
             }
         }
-        return output + "\""
+        output.append(UInt8(ascii: "\""))
     }
 
     /// Parses one JSON document; integers that fit 64 bits stay integers.
@@ -171,12 +183,13 @@ enum RemapJSON {
             }
         }
 
-        mutating func word(_ word: String, _ value: RemapValue) throws(ParseError) -> RemapValue {
-            let expected = Array(word.utf8)
-            guard index + expected.count <= bytes.count, Array(bytes[index..<index + expected.count]) == expected else {
+        mutating func word(_ word: StaticString, _ value: RemapValue) throws(ParseError) -> RemapValue {
+            let count = word.utf8CodeUnitCount
+            guard index + count <= bytes.count else { throw failure("expected value") }
+            for offset in 0..<count where bytes[index + offset] != word.utf8Start[offset] {
                 throw failure("expected value")
             }
-            index += expected.count
+            index += count
             return value
         }
 
@@ -199,6 +212,12 @@ enum RemapJSON {
                 }
             }
             guard index > digitsStart else { throw failure("expected value") }
+            if !isFloat, index - digitsStart <= 18 {
+                // Up to 18 digits always fit 64 bits: no text to build.
+                var integer: Int64 = 0
+                for byte in bytes[digitsStart..<index] { integer = integer * 10 + Int64(byte - UInt8(ascii: "0")) }
+                return .integer(start == digitsStart ? integer : -integer)
+            }
             let text = String(decoding: bytes[start..<index], as: UTF8.self)
             if !isFloat, let integer = Int64(text) { return .integer(integer) }
             guard let double = Double(text) else { throw failure("invalid number") }

@@ -114,8 +114,10 @@ enum RemapTime {
 
     /// Parses RFC 3339 (`2021-02-11T10:32:50.553955473Z`, `...+02:00`, a space for `T` allowed).
     static func parseRFC3339(_ text: String) -> Int64? {
-        try? Format("%Y-%m-%dT%H:%M:%S%.f%:z").parse(text.replacingFirstSpace(), defaultOffset: 0)
+        try? rfc3339Format?.parse(text.replacingFirstSpace(), defaultOffset: 0)
     }
+
+    private static let rfc3339Format = try? Format("%Y-%m-%dT%H:%M:%S%.f%:z")
 
     /// A fixed offset in seconds from a time zone name: `UTC`, `Z`, `+02:00`, `-0700`.
     static func offset(named name: String) -> Int64? {
