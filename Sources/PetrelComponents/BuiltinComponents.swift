@@ -16,6 +16,7 @@ public enum BuiltinComponents {
         SyslogSource.definition,
         FilterTransform.definition,
         RelabelTransform.definition,
+        RemapTransform.definition,
         SampleTransform.definition,
         SpanMetricsTransform.definition,
         TagTransform.definition,

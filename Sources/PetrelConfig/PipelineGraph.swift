@@ -87,14 +87,20 @@ struct PipelineGraph {
                     diagnostics.error(input.path, line: input.line, "a component cannot read its own output")
                     continue
                 }
-                guard let source = indices[input.id] else {
+                guard let source = indices[input.id] ?? namedOutput(input.id) else {
                     var message = "unknown component \"\(input.id)\""
-                    let candidates = entries.lazy.filter { $0.kind != .sink && $0.id != entry.id }.map(\.id)
+                    let candidates = entries.lazy.filter { $0.kind != .sink && $0.id != entry.id }.flatMap { other in
+                        [other.id] + Self.namedOutputs(of: other).map { "\(other.id).\($0)" }
+                    }
                     if let suggestion = EditDistance.closest(to: input.id, among: candidates) {
                         suggested.insert(suggestion)
                         message += "; did you mean \"\(suggestion)\"?"
                     }
                     diagnostics.error(input.path, line: input.line, message)
+                    continue
+                }
+                guard source != index else {
+                    diagnostics.error(input.path, line: input.line, "a component cannot read its own output")
                     continue
                 }
                 guard entries[source].kind != .sink else {
@@ -108,6 +114,17 @@ struct PipelineGraph {
             }
         }
         return suggested
+    }
+
+    /// The transform whose named output `id` is (`remap_id.dropped`).
+    private func namedOutput(_ id: String) -> Int? {
+        guard let dot = id.lastIndex(of: "."), let index = indices[String(id[..<dot])] else { return nil }
+        return Self.namedOutputs(of: entries[index]).contains(String(id[id.index(after: dot)...])) ? index : nil
+    }
+
+    private static func namedOutputs(of entry: ComponentEntry) -> [String] {
+        guard case .transform(let transform, _)? = entry.built else { return [] }
+        return transform.namedOutputs
     }
 
     /// A source or transform that nobody reads is a component nobody needs, most likely a mistake.

@@ -89,6 +89,17 @@ public final class Topology: Service {
             }
             outputs[component.id] = Output(
                 edges: edges, telemetry: telemetries[component.id]!, memory: memory, abandon: gaveUp)
+            guard case .transform(let transform, _) = component.component else { continue }
+            for name in transform.namedOutputs {
+                let id = "\(component.id).\(name)"
+                let namedEdges = config.readers(of: id).map { reader in
+                    Output.Edge(
+                        queue: queues[reader.id]!, accepts: reader.accepts,
+                        buffers: reader.kind == .sink && diskBuffers[reader.id] == nil)
+                }
+                outputs[id] = Output(
+                    edges: namedEdges, telemetry: telemetries[component.id]!, memory: memory, abandon: gaveUp)
+            }
         }
 
         let tasks = ComponentTasks(topology: self, telemetries: telemetries, diskBuffers: diskBuffers)
@@ -210,13 +221,19 @@ private struct ComponentTasks: Sendable {
                     }
                 case .transform(let transform, _):
                     let output = outputs[component.id]!
+                    var named: [String: Output] = [:]
+                    for name in transform.namedOutputs { named[name] = outputs["\(component.id).\(name)"] }
                     let input = queues[component.id]!
                     let context = TransformContext(id: component.id, telemetry: componentTelemetry, logger: logger)
                     readiness.markReady(component.id)
-                    group.addTask {
-                        defer { Topology.finish(output) }
+                    group.addTask { [named] in
+                        defer {
+                            Topology.finish(output)
+                            for namedOutput in named.values { Topology.finish(namedOutput) }
+                        }
                         try await Topology.run(component) {
-                            try await Self.runTransform(transform, input: input, output: output, context: context)
+                            try await Self.runTransform(
+                                transform, input: input, output: output, named: named, context: context)
                         }
                     }
                 case .sink(let sink, _):
@@ -239,9 +256,11 @@ private struct ComponentTasks: Sendable {
     }
 
     /// Runs a transform over its queue; its output goes on with the acknowledgement its input came with, and an input
-    /// it drops whole is acknowledged (a filtered batch is done with).
+    /// it drops whole is acknowledged (a filtered batch is done with). What it sends to named outputs goes on holding
+    /// a share of the same acknowledgement.
     private static func runTransform(
-        _ transform: any Transform, input: BatchQueue, output: Output, context: TransformContext
+        _ transform: any Transform, input: BatchQueue, output: Output, named: [String: Output],
+        context: TransformContext
     ) async throws {
         var transform = transform
         while true {
@@ -251,7 +270,12 @@ private struct ComponentTasks: Sendable {
             let acknowledgement = envelope.acknowledgement
             // The envelope lets go of the batch, so a transform that changes it need not copy it first.
             let batch = (consume envelope).batch
-            if let result = transform.process(consume batch, context) {
+            let result = transform.process(consume batch, context)
+            for (name, namedBatch) in named.isEmpty ? [] : transform.takeNamedOutputBatches() {
+                guard let namedOutput = named[name] else { continue }
+                try await namedOutput.send(Envelope(namedBatch, acknowledgement: acknowledgement.split()))
+            }
+            if let result {
                 try await output.send(Envelope(result, acknowledgement: acknowledgement))
             } else {
                 acknowledgement.acknowledge()

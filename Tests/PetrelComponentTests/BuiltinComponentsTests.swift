@@ -9,7 +9,7 @@ import Testing
         for definition in BuiltinComponents.all {
             #expect(registry.definition(kind: definition.kind, type: definition.type) != nil)
         }
-        #expect(registry.types(of: .transform) == ["filter", "relabel", "sample", "span_metrics", "tag"])
+        #expect(registry.types(of: .transform) == ["filter", "relabel", "remap", "sample", "span_metrics", "tag"])
     }
 
     @Test func loaderBuildsBuiltinComponentsFromTheRegistryItIsGiven() throws {

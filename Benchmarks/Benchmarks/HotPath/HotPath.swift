@@ -22,6 +22,7 @@ let benchmarks: @Sendable () -> Void = {
     remoteWriteBenchmarks()
     otlpBenchmarks()
     containerLogBenchmarks()
+    remapBenchmarks()
 }
 
 /// CPU time of the benchmark's thread: on a shared machine wall-clock time also counts the time other processes

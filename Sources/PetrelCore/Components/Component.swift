@@ -24,11 +24,22 @@ public protocol Transform: Sendable {
 
     /// The signals it sends on, given those it receives and takes; the graph checks its readers against them.
     func emits(from received: SignalSet) -> SignalSet
+
+    /// The names of its outputs beside the main one, which readers list as `<id>.<name>` (`remap`'s `dropped`).
+    var namedOutputs: [String] { get }
+
+    /// The batches the last `process` sent to named outputs, handed over: the transform keeps none of them.
+    mutating func takeNamedOutputBatches() -> [(output: String, batch: EventBatch)]
 }
 
 extension Transform {
     /// Most transforms send on the signals they receive.
     public func emits(from received: SignalSet) -> SignalSet { received }
+
+    /// Most transforms have only their main output.
+    public var namedOutputs: [String] { [] }
+
+    public mutating func takeNamedOutputBatches() -> [(output: String, batch: EventBatch)] { [] }
 }
 
 /// Takes batches out of the graph to a backend.

@@ -38,19 +38,22 @@ public struct ConfigNode: Sendable {
 public struct ConfigError: Error, Sendable, Hashable, CustomStringConvertible {
     public var file: String
     public var line: Int
+    /// 1-based column on `line`, for errors inside a program (a `remap` source); 0 when not known.
+    public var column: Int
     /// Dotted key path, e.g. `sinks.vm.endpoints`.
     public var path: String
     public var message: String
 
-    public init(file: String, line: Int, path: String, message: String) {
+    public init(file: String, line: Int, column: Int = 0, path: String, message: String) {
         self.file = file
         self.line = line
+        self.column = column
         self.path = path
         self.message = message
     }
 
     public var description: String {
-        let location = line > 0 ? "\(file):\(line)" : file
+        let location = line > 0 ? (column > 0 ? "\(file):\(line):\(column)" : "\(file):\(line)") : file
         return path.isEmpty ? "\(location): \(message)" : "\(location): \(path): \(message)"
     }
 }
@@ -66,5 +69,10 @@ public final class ConfigDiagnostics {
 
     public func error(_ path: String, line: Int, _ message: String) {
         errors.append(ConfigError(file: file, line: line, path: path, message: message))
+    }
+
+    /// Records an error located by the caller, possibly in another file (a program the configuration names).
+    public func report(_ error: ConfigError) {
+        errors.append(error)
     }
 }

@@ -1,0 +1,96 @@
+import PetrelCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Settings of the `remap` transform: the program (inline `source` or a `file`) and what becomes of events it fails
+/// or aborts on.
+public struct RemapConfig: Sendable {
+    public var program: RemapProgram
+    /// Drop an event the program fails on; otherwise it goes on unchanged. Errors are counted either way.
+    public var dropOnError: Bool
+    /// Drop an event the program reaches `abort` on; otherwise it goes on unchanged.
+    public var dropOnAbort: Bool
+    /// Send dropped events, as they came in, to the output `<id>.dropped` instead of discarding them.
+    public var rerouteDropped: Bool
+
+    public init(
+        program: RemapProgram, dropOnError: Bool = false, dropOnAbort: Bool = true, rerouteDropped: Bool = false
+    ) {
+        self.program = program
+        self.dropOnError = dropOnError
+        self.dropOnAbort = dropOnAbort
+        self.rerouteDropped = rerouteDropped
+    }
+
+    /// Reads the settings and compiles the program; every problem in the program is reported as
+    /// `file:line:column` with the line and a caret. `nil` when anything is wrong.
+    public static func parse(_ reader: ConfigReader) -> RemapConfig? {
+        defer { reader.finish() }
+        let dropOnError = reader.bool("drop_on_error", default: false)
+        let dropOnAbort = reader.bool("drop_on_abort", default: true)
+        let rerouteDropped = reader.bool("reroute_dropped", default: false)
+        let hasSource = reader.contains("source")
+        let hasFile = reader.contains("file")
+        guard hasSource != hasFile else {
+            _ = reader.node("source")
+            _ = reader.node("file")
+            reader.error(nil, "needs exactly one of source (the program) or file (a path to it)")
+            return nil
+        }
+        let text: String
+        let file: String
+        let firstLine: Int
+        let key = hasSource ? "source" : "file"
+        if hasSource {
+            guard let source = reader.string("source") else { return nil }
+            text = source
+            file = reader.diagnostics.file
+            let keyLine = reader.node.line > 0 ? (reader.node["source"]?.line ?? 0) : 0
+            // A block scalar (`source: |`) starts on the line after its key; a one-line program is on the key's line.
+            firstLine = keyLine == 0 ? 0 : (source.contains("\n") ? keyLine + 1 : keyLine)
+        } else {
+            guard let path = reader.string("file") else { return nil }
+            guard let contents = readFile(path) else {
+                reader.error("file", "cannot read the program \"\(path)\"")
+                return nil
+            }
+            text = contents
+            file = path
+            firstLine = 1
+        }
+        switch RemapProgram.compile(text) {
+        case .success(let program):
+            return RemapConfig(
+                program: program, dropOnError: dropOnError, dropOnAbort: dropOnAbort, rerouteDropped: rerouteDropped)
+        case .failure(let failure):
+            for diagnostic in failure.diagnostics {
+                let (line, column) = diagnostic.position(in: text)
+                reader.diagnostics.report(
+                    ConfigError(
+                        file: file, line: firstLine == 0 ? 0 : firstLine + line - 1, column: column,
+                        path: reader.path(key),
+                        message: diagnostic.rendered(in: text, firstLine: max(firstLine, 1))))
+            }
+            return nil
+        }
+    }
+
+    private static func readFile(_ path: String) -> String? {
+        let descriptor = open(path, O_RDONLY)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 { return nil }
+            if count == 0 { break }
+            bytes += chunk[0..<count]
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
