@@ -83,12 +83,12 @@ public struct EventJSONEncoder: Sendable {
         }
         if !record.fields.isEmpty {
             writer.key("fields")
-            object(record.fields)
+            writer.object(record.fields)
         }
         if !record.metadata.isEmpty {
             writer.key("metadata")
             writer.beginObject()
-            Self.forEachSorted(record.metadata) { key, value in
+            JSONWriter.forEachSorted(record.metadata) { key, value in
                 writer.key(key)
                 writer.string(value)
             }
@@ -181,50 +181,8 @@ public struct EventJSONEncoder: Sendable {
         writer.beginObject()
         for attribute in attributes {
             writer.key(attribute.key)
-            value(attribute.value)
+            writer.value(attribute.value)
         }
         writer.endObject()
-    }
-
-    private mutating func object(_ fields: [String: AnyValue]) {
-        writer.beginObject()
-        Self.forEachSorted(fields) { key, field in
-            writer.key(key)
-            value(field)
-        }
-        writer.endObject()
-    }
-
-    /// A dictionary's entries by key, for output that does not depend on hashing; a record's few keys are
-    /// usually one or two, which need no array to sort.
-    private static func forEachSorted<Value>(_ dictionary: [String: Value], _ body: (String, Value) -> Void) {
-        switch dictionary.count {
-        case 0, 1:
-            for (key, value) in dictionary { body(key, value) }
-        case 2:
-            var entries = dictionary.makeIterator()
-            let (first, second) = (entries.next()!, entries.next()!)
-            let (low, high) = first.key < second.key ? (first, second) : (second, first)
-            body(low.key, low.value)
-            body(high.key, high.value)
-        default:
-            for (key, value) in dictionary.sorted(by: { $0.key < $1.key }) { body(key, value) }
-        }
-    }
-
-    private mutating func value(_ value: AnyValue) {
-        switch value {
-        case .null: writer.null()
-        case .bool(let bool): writer.bool(bool)
-        case .int(let int): writer.int(int)
-        case .double(let double): writer.double(double)
-        case .string(let string): writer.string(string)
-        case .bytes(let bytes): writer.string(Base64.encode(bytes))
-        case .array(let values):
-            writer.beginArray()
-            for element in values { self.value(element) }
-            writer.endArray()
-        case .object(let fields): object(fields)
-        }
     }
 }

@@ -47,13 +47,13 @@ public struct LogDocumentEncoder: Sendable {
         }
         for key in record.fields.keys.sorted() where written.insert(key).inserted {
             writer.key(key)
-            Self.value(record.fields[key]!, into: &writer)
+            writer.value(record.fields[key]!)
         }
         for attribute in record.resource {
             let key = dedotted(attribute.key)
             guard written.insert(key).inserted else { continue }
             writer.key(key)
-            Self.value(attribute.value, into: &writer)
+            writer.value(attribute.value)
         }
         for key in record.metadata.keys.sorted() where written.insert(key).inserted {
             writer.key(key)
@@ -66,7 +66,7 @@ public struct LogDocumentEncoder: Sendable {
     public static func text(of value: AnyValue) -> String {
         if case .string(let text) = value { return text }
         var writer = JSONWriter()
-        Self.value(value, into: &writer)
+        writer.value(value)
         return String(decoding: writer.bytes, as: UTF8.self)
     }
 
@@ -77,27 +77,5 @@ public struct LogDocumentEncoder: Sendable {
             return prefix + String(rest.map { $0 == "." ? "_" : $0 })
         }
         return key
-    }
-
-    private static func value(_ value: AnyValue, into writer: inout JSONWriter) {
-        switch value {
-        case .null: writer.null()
-        case .bool(let bool): writer.bool(bool)
-        case .int(let int): writer.int(int)
-        case .double(let double): writer.double(double)
-        case .string(let string): writer.string(string)
-        case .bytes(let bytes): writer.string(Base64.encode(bytes))
-        case .array(let values):
-            writer.beginArray()
-            for element in values { self.value(element, into: &writer) }
-            writer.endArray()
-        case .object(let fields):
-            writer.beginObject()
-            for key in fields.keys.sorted() {
-                writer.key(key)
-                self.value(fields[key]!, into: &writer)
-            }
-            writer.endObject()
-        }
     }
 }
