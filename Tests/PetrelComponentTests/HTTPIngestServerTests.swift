@@ -90,13 +90,13 @@ import Testing
     }
 
     @Test func bodyThatKeepsComingIsNotCutOff() async throws {
-        let server = try await Running(limits: Running.limits(body: .milliseconds(1500)))
+        let server = try await Running(limits: Running.limits(body: .seconds(4)))
         let connection = try await server.connect()
         connection.send(rawRequestHead("POST", "/a", ["Content-Length": "10"]))
-        // Ten bytes over three seconds: twice the body timeout in all, each well within it of the last (a loaded
-        // machine may stretch a sleep, so the margin is wide).
+        // Ten bytes over seven seconds: nearly twice the body timeout in all, each well within it of the last (a
+        // loaded machine, the start of a full test run, stretches a sleep by seconds, so the margin is wide).
         for byte in 0..<10 {
-            try await Task.sleep(for: .milliseconds(300))
+            try await Task.sleep(for: .milliseconds(700))
             connection.send([UInt8(48 + byte)])
         }
         let response = await offload { connection.readResponse() }
