@@ -17,6 +17,7 @@ public enum BuiltinComponents {
         FilterTransform.definition,
         RelabelTransform.definition,
         RemapTransform.definition,
+        RouteTransform.definition,
         SampleTransform.definition,
         SpanMetricsTransform.definition,
         TagTransform.definition,

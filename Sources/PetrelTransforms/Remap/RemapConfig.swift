@@ -41,31 +41,38 @@ public struct RemapConfig: Sendable {
             reader.error(nil, "needs exactly one of source (the program) or file (a path to it)")
             return nil
         }
-        let text: String
-        let file: String
-        let firstLine: Int
-        let key = hasSource ? "source" : "file"
+        let program: RemapProgram?
         if hasSource {
-            guard let source = reader.string("source") else { return nil }
-            text = source
-            file = reader.diagnostics.file
-            let keyLine = reader.node.line > 0 ? (reader.node["source"]?.line ?? 0) : 0
-            // A block scalar (`source: |`) starts on the line after its key; a one-line program is on the key's line.
-            firstLine = keyLine == 0 ? 0 : (source.contains("\n") ? keyLine + 1 : keyLine)
+            program = compile(reader, "source")
         } else {
             guard let path = reader.string("file") else { return nil }
             guard let contents = readFile(path) else {
                 reader.error("file", "cannot read the program \"\(path)\"")
                 return nil
             }
-            text = contents
-            file = path
-            firstLine = 1
+            program = compile(contents, file: path, firstLine: 1, reader, "file")
         }
+        return program.map {
+            RemapConfig(program: $0, dropOnError: dropOnError, dropOnAbort: dropOnAbort, rerouteDropped: rerouteDropped)
+        }
+    }
+
+    /// Compiles the program written inline at `key`; every problem is reported at its line and column in the
+    /// configuration file. `nil` when it does not compile.
+    public static func compile(_ reader: ConfigReader, _ key: String) -> RemapProgram? {
+        guard let source = reader.string(key) else { return nil }
+        let keyLine = reader.node.line > 0 ? (reader.node[key]?.line ?? 0) : 0
+        // A block scalar (`source: |`) starts on the line after its key; a one-line program is on the key's line.
+        let firstLine = keyLine == 0 ? 0 : (source.contains("\n") ? keyLine + 1 : keyLine)
+        return compile(source, file: reader.diagnostics.file, firstLine: firstLine, reader, key)
+    }
+
+    private static func compile(
+        _ text: String, file: String, firstLine: Int, _ reader: ConfigReader, _ key: String
+    ) -> RemapProgram? {
         switch RemapProgram.compile(text) {
         case .success(let program):
-            return RemapConfig(
-                program: program, dropOnError: dropOnError, dropOnAbort: dropOnAbort, rerouteDropped: rerouteDropped)
+            return program
         case .failure(let failure):
             for diagnostic in failure.diagnostics {
                 let (line, column) = diagnostic.position(in: text)
