@@ -96,7 +96,7 @@ let package = Package(
         ),
         .target(
             name: "PetrelTransforms",
-            dependencies: ["PetrelCore"]
+            dependencies: ["PetrelCore", "PetrelCodecs"]
         ),
         .target(
             name: "PetrelSinks",

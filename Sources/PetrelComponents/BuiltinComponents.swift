@@ -18,6 +18,7 @@ public enum BuiltinComponents {
         RelabelTransform.definition,
         RemapTransform.definition,
         RouteTransform.definition,
+        DedupeTransform.definition,
         SampleTransform.definition,
         SpanMetricsTransform.definition,
         TagTransform.definition,
