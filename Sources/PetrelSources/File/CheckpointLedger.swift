@@ -11,6 +11,8 @@ final class CheckpointLedger: Sendable {
         var fingerprint: UInt64
         var path: String
         var tracker: ByteRangeTracker
+        /// Let go by the tailer with lines still unacknowledged: kept until they are.
+        var isClosed = false
     }
 
     fileprivate struct State {
@@ -49,10 +51,18 @@ final class CheckpointLedger: Sendable {
         }
     }
 
-    /// Forgets a file let go (its checkpoint goes with it: the file is gone).
+    /// Forgets a file let go, once nothing read from it waits for an acknowledgement.
+    ///
+    /// While lines of it are still unacknowledged (the first pieces of a line whose last piece is in the next file,
+    /// a batch in flight), its checkpoint stays, so a crash before then reads them again (from the gzipped copy,
+    /// if the kubelet compressed it meanwhile); it goes with the last acknowledgement.
     func close(_ file: UInt64) {
         state.withLock { state in
-            state.entries[file] = nil
+            if let entry = state.entries[file], entry.tracker.pendingCount > 0 {
+                state.entries[file]?.isClosed = true
+            } else {
+                state.entries[file] = nil
+            }
             state.version += 1
         }
     }
@@ -84,6 +94,9 @@ final class CheckpointLedger: Sendable {
         let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
             for span in spans where state.entries[span.file]?.tracker.markDone(span.range) == true {
                 state.version += 1
+                if let entry = state.entries[span.file], entry.isClosed, entry.tracker.pendingCount == 0 {
+                    state.entries[span.file] = nil
+                }
             }
             state.inFlightBytes -= bytes
             return state.wakeAll()
