@@ -19,6 +19,7 @@ public enum BuiltinComponents {
         RemapTransform.definition,
         RouteTransform.definition,
         DedupeTransform.definition,
+        ThrottleTransform.definition,
         SampleTransform.definition,
         SpanMetricsTransform.definition,
         TagTransform.definition,
