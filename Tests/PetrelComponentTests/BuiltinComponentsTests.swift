@@ -9,7 +9,10 @@ import Testing
         for definition in BuiltinComponents.all {
             #expect(registry.definition(kind: definition.kind, type: definition.type) != nil)
         }
-        #expect(registry.types(of: .transform) == ["filter", "relabel", "remap", "sample", "span_metrics", "tag"])
+        #expect(
+            registry.types(of: .transform) == [
+                "dedupe", "filter", "relabel", "remap", "route", "sample", "span_metrics", "tag", "throttle",
+            ])
     }
 
     @Test func loaderBuildsBuiltinComponentsFromTheRegistryItIsGiven() throws {

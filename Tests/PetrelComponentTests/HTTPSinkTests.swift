@@ -150,8 +150,9 @@ import Testing
         var config = try config(receiver)
         config.request.maxEvents = 10
         _ = try await run(config, [Self.records(25)])
+        // Requests go out concurrently: the order they arrive in is not the order they were cut.
         let sizes = try receiver.requests.map { try decoded($0, as: .ndjson).count }
-        #expect(sizes == [10, 10, 5])
+        #expect(sizes.sorted() == [5, 10, 10])
         try await receiver.stop()
     }
 
