@@ -46,8 +46,8 @@ import Testing
             """
     }
 
-    /// Six pods writing 6,000 messages, rotating, every tenth message split; no short-lived pods (whose loss is a
-    /// known issue of the tailer, recorded by KubernetesLogsDeliveryTests).
+    /// Six pods writing 6,000 messages, rotating, every tenth message split; no short-lived pods (KubernetesLogsDeliveryTests
+    /// covers them).
     private static func nodeSettings() -> KubeletSimulator.Settings {
         var settings = KubeletSimulator.Settings()
         settings.pods = 6

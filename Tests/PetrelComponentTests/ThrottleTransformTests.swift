@@ -20,15 +20,15 @@ import Testing
     {
         let outcome = buildComponent(ThrottleTransform.definition, at: "transforms.limit", componentConfig(entries))
         #expect(outcome.errors == [])
-        guard case .transform(let transform, _)? = outcome.built, let built = transform as? ThrottleTransform else {
-            throw TestSupportFailure()
-        }
+        let built = try #require(
+            { () -> ThrottleTransform? in
+                guard case .transform(let transform, _)? = outcome.built else { return nil }
+                return transform as? ThrottleTransform
+            }())
         return ThrottleTransform(
             threshold: built.threshold, window: built.window, keyField: built.keyField, maxKeys: built.maxKeys,
             now: { clock.now })
     }
-
-    struct TestSupportFailure: Error {}
 
     private func pass(_ throttle: inout ThrottleTransform, _ services: [String]) -> [String] {
         let context = TransformContext(id: "limit", telemetry: telemetry, logger: Logger(label: "test.throttle"))

@@ -17,7 +17,7 @@ public struct FileSourceConfig: Sendable {
     public var maxLineBytes = 32 * 1024
     /// Bytes read from one file before the next file gets its turn: the read-ahead per file.
     public var maxReadBytes = 64 * 1024
-    /// Bytes read and sent but not yet acknowledged by every buffer downstream; reading waits past it.
+    /// Bytes read and sent but not yet delivered by every sink (or held by its disk buffer); reading waits past it.
     public var maxUnacknowledgedBytes = 4 * 1024 * 1024
     /// How long a file that was renamed away or deleted stays open to be drained; `nil` waits until it is drained.
     public var rotateWait: Duration?
