@@ -178,80 +178,82 @@ struct PipelineGraph {
         }
     }
 
-    /// Tarjan's algorithm over the edges; the graph is a configuration's, small enough for recursion.
+    /// Tarjan's algorithm over the edges, walked with a stack of its own: a chain of tens of thousands of
+    /// transforms would overflow the thread's stack by recursion.
     private func stronglyConnectedComponents() -> [[Int]] {
-        var state = TarjanState(count: entries.count)
-        for index in entries.indices where state.order[index] == nil {
-            visit(index, &state)
-        }
-        return state.components
-    }
-
-    private struct TarjanState {
-        var order: [Int?]
-        var lowLink: [Int]
-        var onStack: [Bool]
+        var order = [Int?](repeating: nil, count: entries.count)
+        var lowLink = [Int](repeating: 0, count: entries.count)
+        var onStack = [Bool](repeating: false, count: entries.count)
         var stack: [Int] = []
         var counter = 0
         var components: [[Int]] = []
-
-        init(count: Int) {
-            order = Array(repeating: nil, count: count)
-            lowLink = Array(repeating: 0, count: count)
-            onStack = Array(repeating: false, count: count)
+        // Each frame is a component being visited and how many of its out-edges are done.
+        var frames: [(index: Int, nextEdge: Int)] = []
+        func enter(_ index: Int) {
+            order[index] = counter
+            lowLink[index] = counter
+            counter += 1
+            stack.append(index)
+            onStack[index] = true
+            frames.append((index, 0))
         }
-    }
-
-    private func visit(_ index: Int, _ state: inout TarjanState) {
-        state.order[index] = state.counter
-        state.lowLink[index] = state.counter
-        state.counter += 1
-        state.stack.append(index)
-        state.onStack[index] = true
-        for edgeIndex in edgesOutOf[index] {
-            let next = edges[edgeIndex].to
-            if let order = state.order[next] {
-                if state.onStack[next] { state.lowLink[index] = min(state.lowLink[index], order) }
-            } else {
-                visit(next, &state)
-                state.lowLink[index] = min(state.lowLink[index], state.lowLink[next])
+        for root in entries.indices where order[root] == nil {
+            enter(root)
+            while let (index, nextEdge) = frames.last {
+                let out = edgesOutOf[index]
+                if nextEdge < out.count {
+                    frames[frames.count - 1].nextEdge += 1
+                    let next = edges[out[nextEdge]].to
+                    if let nextOrder = order[next] {
+                        if onStack[next] { lowLink[index] = min(lowLink[index], nextOrder) }
+                    } else {
+                        enter(next)
+                    }
+                    continue
+                }
+                frames.removeLast()
+                if let caller = frames.last?.index { lowLink[caller] = min(lowLink[caller], lowLink[index]) }
+                guard lowLink[index] == order[index] else { continue }
+                var component: [Int] = []
+                while let member = stack.popLast() {
+                    onStack[member] = false
+                    component.append(member)
+                    if member == index { break }
+                }
+                components.append(component)
             }
         }
-        guard state.lowLink[index] == state.order[index] else { return }
-        var component: [Int] = []
-        while let member = state.stack.popLast() {
-            state.onStack[member] = false
-            component.append(member)
-            if member == index { break }
-        }
-        state.components.append(component)
+        return components
     }
 
-    /// Sources in file order, then transforms each after all of its inputs (in file order where free to
-    /// choose), then sinks; components on or after a cycle are left out.
+    /// Sources in file order, then transforms each after all of its inputs (the earliest in the file first
+    /// where free to choose), then sinks; components on or after a cycle are left out. Linear in the edges,
+    /// so a long chain listed backwards costs no more than one listed forwards.
     private func topologicalOrder() -> [Int] {
-        var placed = Array(repeating: false, count: entries.count)
+        var waitingFor = edgesInto.map(\.count)
         var order: [Int] = []
-        func isReady(_ index: Int) -> Bool {
-            !placed[index] && edgesInto[index].allSatisfy { placed[edges[$0].from] }
-        }
+        // Transforms whose inputs are all placed, smallest file index first.
+        var ready = MinimumHeap()
         func place(_ index: Int) {
-            placed[index] = true
             order.append(index)
+            for edgeIndex in edgesOutOf[index] {
+                let next = edges[edgeIndex].to
+                waitingFor[next] -= 1
+                if waitingFor[next] == 0 && entries[next].kind == .transform { ready.insert(next) }
+            }
+        }
+        // Transforms that read nothing (an error of their own); the rest become ready as their inputs are placed.
+        for index in entries.indices where entries[index].kind == .transform && edgesInto[index].isEmpty {
+            ready.insert(index)
         }
         for index in entries.indices where entries[index].kind == .source {
             place(index)
         }
-        var progress = true
-        while progress {
-            progress = false
-            for index in entries.indices where entries[index].kind == .transform && isReady(index) {
-                place(index)
-                progress = true
-            }
-        }
-        for index in entries.indices where entries[index].kind == .sink && isReady(index) {
+        while let index = ready.popMinimum() {
             place(index)
+        }
+        for index in entries.indices where entries[index].kind == .sink && waitingFor[index] == 0 {
+            order.append(index)
         }
         return order
     }
@@ -306,5 +308,39 @@ struct PipelineGraph {
         case 1: return names[0]
         default: return names.dropLast().joined(separator: ", ") + " and " + names.last!
         }
+    }
+}
+
+/// A binary min-heap of component indices, for placing ready transforms in file order.
+private struct MinimumHeap {
+    private var items: [Int] = []
+
+    mutating func insert(_ item: Int) {
+        items.append(item)
+        var child = items.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard items[child] < items[parent] else { break }
+            items.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    mutating func popMinimum() -> Int? {
+        guard !items.isEmpty else { return nil }
+        items.swapAt(0, items.count - 1)
+        let minimum = items.removeLast()
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1
+            let right = left + 1
+            var smallest = parent
+            if left < items.count && items[left] < items[smallest] { smallest = left }
+            if right < items.count && items[right] < items[smallest] { smallest = right }
+            guard smallest != parent else { break }
+            items.swapAt(parent, smallest)
+            parent = smallest
+        }
+        return minimum
     }
 }

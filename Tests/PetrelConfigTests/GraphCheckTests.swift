@@ -254,4 +254,18 @@ import Testing
                 "petrel.yaml:8: extra: unknown key",
             ])
     }
+
+    /// A chain this long overflowed the stack when the graph walks recursed; listed last-first, it also
+    /// made the placement quadratic.
+    @Test func chainOfEightyThousandTransformsListedBackwardsIsValid() throws {
+        let length = 80_000
+        var yaml = "sources:\n  in: { type: metrics_gen }\ntransforms:\n"
+        for step in stride(from: length - 1, through: 0, by: -1) {
+            yaml += "  t\(step): { type: pass, inputs: [\(step == 0 ? "in" : "t\(step - 1)")] }\n"
+        }
+        yaml += "sinks:\n  out: { type: console, inputs: [t\(length - 1)] }\n"
+        let config = try Fakes.loader().parse(yaml, file: "petrel.yaml")
+        let transforms = config.components.filter { $0.kind == .transform }.map(\.id)
+        #expect(transforms == (0..<length).map { "t\($0)" })
+    }
 }
