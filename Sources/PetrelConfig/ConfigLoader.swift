@@ -82,7 +82,8 @@ public struct ConfigLoader: Sendable {
 
     private func readMemoryLimit(_ top: ConfigReader) -> Int? {
         guard top.contains("memory_limit") else { return nil }
-        let limit = top.byteSize("memory_limit", default: 0)
+        // A value that is not a size falls back to the minimum: its own error is the one to report.
+        let limit = top.byteSize("memory_limit", default: Self.minimumMemoryLimit)
         if limit < Self.minimumMemoryLimit {
             top.error("memory_limit", "must be at least 16MiB, found \(limit) bytes")
         }

@@ -8,7 +8,8 @@ import Yams
 /// expanded and `<<` merge keys are applied. Values in a mapping carry the line of their key, so an
 /// error about a key points at the line where the key is written.
 public enum YAMLDocument {
-    /// The most nodes a document may expand to through aliases, so that an alias bomb fails fast.
+    /// The most values a document may hold, counting each use of an alias, so that an alias bomb (or a
+    /// generated monster) fails fast with one error.
     static let maximumNodeCount = 1_000_000
 
     /// The document's root, or `nil` when the text is not valid YAML (the error is recorded).
@@ -28,7 +29,9 @@ public enum YAMLDocument {
         }
         guard let root else { return ConfigNode(.null, line: 1) }
         var converter = Converter(diagnostics: diagnostics)
-        return converter.convert(root, path: "")
+        let document = converter.convert(root, path: "")
+        // What was cut off would only bring false errors ("needs at least one sink") after the real one.
+        return converter.tooLarge ? nil : document
     }
 
     /// The line and message of a Yams error, without Yams' snippet of the document.
@@ -81,7 +84,8 @@ private struct Converter {
                 tooLarge = true
                 diagnostics.error(
                     path, line: line,
-                    "the document expands to more than \(YAMLDocument.maximumNodeCount) values through aliases")
+                    "the document holds more than \(YAMLDocument.maximumNodeCount) values (each use of an alias"
+                        + " counts its values again); split the pipeline or use fewer aliases")
             }
             return ConfigNode(.null, line: line)
         }

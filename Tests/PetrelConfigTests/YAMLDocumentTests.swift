@@ -203,6 +203,20 @@ import Testing
         let result = parse(text)
         #expect(result.errors.count == 1)
         #expect(
-            result.errors.first?.hasSuffix("the document expands to more than 1000000 values through aliases") == true)
+            result.errors.first?.hasSuffix(
+                "the document holds more than 1000000 values (each use of an alias counts its values again);"
+                    + " split the pipeline or use fewer aliases") == true)
+    }
+
+    /// A document too large without any alias was blamed on aliases, and the part cut off brought false
+    /// errors about the sections it held.
+    @Test func documentWithTooManyValuesGetsOneErrorAndNoFalseOnes() {
+        let values = Array(repeating: "1", count: YAMLDocument.maximumNodeCount).joined(separator: ",")
+        let yaml = "padding: [\(values)]\n" + minimalPipeline
+        #expect(
+            errors(yaml) == [
+                "petrel.yaml:1: padding[999998]: the document holds more than 1000000 values (each use of an alias"
+                    + " counts its values again); split the pipeline or use fewer aliases"
+            ])
     }
 }
