@@ -67,7 +67,7 @@ public enum BufferConfig: Sendable, Equatable {
             }
             return .disk(DiskBufferSettings(maxSize: maxSize, whenFull: whenFull, fsync: fsync))
         case let other:
-            reader.error("type", "expected one of memory, disk, found \"\(other)\"")
+            reader.error("type", "expected one of memory, disk, found \(other.quotedForMessage)")
             return .default
         }
     }

@@ -68,11 +68,34 @@ public final class ConfigDiagnostics {
     }
 
     public func error(_ path: String, line: Int, _ message: String) {
-        errors.append(ConfigError(file: file, line: line, path: path, message: message))
+        errors.append(ConfigError(file: file, line: line, path: path, message: Self.bounded(message)))
     }
 
     /// Records an error located by the caller, possibly in another file (a program the configuration names).
     public func report(_ error: ConfigError) {
+        var error = error
+        error.message = Self.bounded(error.message)
         errors.append(error)
+    }
+
+    /// The longest message kept whole: one that quotes a huge value is cut in the middle, so its start and its
+    /// hint at the end stay readable and a 50 MB value is not printed.
+    static let maximumMessageLength = 1_000
+
+    private static func bounded(_ message: String) -> String {
+        guard message.utf8.count > maximumMessageLength else { return message }
+        let head = message.prefix(maximumMessageLength * 3 / 5)
+        let tail = message.suffix(maximumMessageLength / 5)
+        let omitted = message.count - head.count - tail.count
+        return "\(head)… (\(omitted) characters left out) …\(tail)"
+    }
+}
+
+extension StringProtocol {
+    /// The value in double quotes for an error message: whole when short, else its first characters and its
+    /// length, so a message about a huge value stays short.
+    public var quotedForMessage: String {
+        guard count > 100 else { return "\"\(self)\"" }
+        return "\"\(prefix(60))…\" (\(utf8.count) bytes)"
     }
 }

@@ -85,7 +85,7 @@ public final class ConfigReader {
         case "true", "yes", "on": return true
         case "false", "no", "off": return false
         default:
-            error(key, "expected true or false, found \"\(text)\"")
+            error(key, "expected true or false, found \(text.quotedForMessage)")
             return fallback
         }
     }
@@ -93,7 +93,7 @@ public final class ConfigReader {
     public func int(_ key: String, default fallback: Int, range: ClosedRange<Int> = Int.min...Int.max) -> Int {
         guard let text = string(key) else { return fallback }
         guard let value = Int(text.replacingUnderscores) else {
-            error(key, "expected a whole number, found \"\(text)\"")
+            error(key, "expected a whole number, found \(text.quotedForMessage)")
             return fallback
         }
         guard range.contains(value) else {
@@ -106,7 +106,7 @@ public final class ConfigReader {
     public func double(_ key: String, default fallback: Double, range: ClosedRange<Double>) -> Double {
         guard let text = string(key) else { return fallback }
         guard let value = Double(text.replacingUnderscores), value.isFinite else {
-            error(key, "expected a number, found \"\(text)\"")
+            error(key, "expected a number, found \(text.quotedForMessage)")
             return fallback
         }
         guard range.contains(value) else {
@@ -120,7 +120,7 @@ public final class ConfigReader {
     public func duration(_ key: String, default fallback: Duration) -> Duration {
         guard let text = string(key) else { return fallback }
         guard let value = DurationParser.parse(text) else {
-            error(key, "expected a duration such as 500ms, 30s, 5m or 1h, found \"\(text)\"")
+            error(key, "expected a duration such as 500ms, 30s, 5m or 1h, found \(text.quotedForMessage)")
             return fallback
         }
         return value
@@ -130,7 +130,7 @@ public final class ConfigReader {
     public func byteSize(_ key: String, default fallback: Int) -> Int {
         guard let text = string(key) else { return fallback }
         guard let value = ByteSizeParser.parse(text) else {
-            error(key, "expected a size such as 4096, 512KiB, 32MiB or 10GiB, found \"\(text)\"")
+            error(key, "expected a size such as 4096, 512KiB, 32MiB or 10GiB, found \(text.quotedForMessage)")
             return fallback
         }
         return value
@@ -142,7 +142,7 @@ public final class ConfigReader {
         switch HostPort.parse(text) {
         case .success(let address): return address
         case .failure(let problem):
-            error(key, "invalid address \"\(text)\": \(problem.message)")
+            error(key, "invalid address \(text.quotedForMessage): \(problem.message)")
             return fallback
         }
     }
@@ -153,7 +153,7 @@ public final class ConfigReader {
         guard let text = string(key) else { return fallback }
         guard let value = T(rawValue: text) else {
             let allowed = T.allCases.map { $0.rawValue }.joined(separator: ", ")
-            error(key, "expected one of \(allowed), found \"\(text)\"")
+            error(key, "expected one of \(allowed), found \(text.quotedForMessage)")
             return fallback
         }
         return value

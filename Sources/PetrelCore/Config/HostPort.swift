@@ -45,7 +45,8 @@ public struct HostPort: Sendable, Hashable, CustomStringConvertible {
         guard !portText.isEmpty, portText.allSatisfy({ $0.isASCII && $0.isNumber }), let port = Int(portText),
             (0...65535).contains(port)
         else {
-            return .failure(HostPortError("the port must be a number from 0 to 65535, found \"\(portText)\""))
+            return .failure(
+                HostPortError("the port must be a number from 0 to 65535, found \(portText.quotedForMessage)"))
         }
         return .success(HostPort(host: String(host), port: port))
     }

@@ -97,7 +97,7 @@ public struct SinkRequestSettings: Sendable {
                 settings.compression = compression
             } else {
                 let allowed = compressions.map(\.rawValue).joined(separator: ", ")
-                reader.error("compression", "expected one of \(allowed), found \"\(text)\"")
+                reader.error("compression", "expected one of \(allowed), found \(text.quotedForMessage)")
             }
         }
         settings.headers = reader.stringMap("headers")?.map { (name: $0.key, value: $0.value) } ?? []

@@ -32,7 +32,7 @@ public struct HTTPSinkConfig: Sendable {
         if let text = reader.requiredString("uri") {
             switch HTTPEndpoint.parse(text) {
             case .success(let parsed): uri = parsed
-            case .failure(let problem): reader.error("uri", "invalid URL \"\(text)\": \(problem.message)")
+            case .failure(let problem): reader.error("uri", "invalid URL \(text.quotedForMessage): \(problem.message)")
             }
         }
         encoding = reader.choice("encoding", default: encoding)

@@ -43,7 +43,8 @@ public struct VictoriaLogsSinkConfig: Sendable {
         }
         if let fields = reader.stringList("stream_fields") {
             if let bad = fields.first(where: { $0.isEmpty || $0.contains(",") }) {
-                reader.error("stream_fields", "field names must be non-empty and hold no comma, found \"\(bad)\"")
+                reader.error(
+                    "stream_fields", "field names must be non-empty and hold no comma, found \(bad.quotedForMessage)")
             }
             streamFields = fields
         }

@@ -133,7 +133,7 @@ public struct RelabelRuleConfig: Sendable, Equatable {
             if let value = UInt64(modulus) {
                 rule.modulus = value
             } else {
-                reader.error("modulus", "expected a whole number of 0 or more, found \"\(modulus)\"")
+                reader.error("modulus", "expected a whole number of 0 or more, found \(modulus.quotedForMessage)")
             }
         }
         if reader.keys.contains("action") {

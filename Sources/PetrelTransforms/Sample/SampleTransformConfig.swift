@@ -19,7 +19,7 @@ public struct SampleTransformConfig: Sendable, Equatable {
         // A percentage, unlike Vector's 1-in-N `rate`; `30%` is accepted so the unit can be written down.
         let number = text.hasSuffix("%") ? String(text.dropLast()) : text
         guard let rate = Double(number), rate.isFinite else {
-            reader.error("rate", "expected a percentage between 0 and 100, found \"\(text)\"")
+            reader.error("rate", "expected a percentage between 0 and 100, found \(text.quotedForMessage)")
             return nil
         }
         guard (0...100).contains(rate) else {

@@ -99,7 +99,9 @@ public struct SpanMetricsTransformConfig: Sendable, Equatable {
             // Plain numbers are seconds as Tempo writes them; `250ms` is read as a duration.
             guard let bound = Double(item.text) ?? DurationParser.parse(item.text).map(Self.seconds), bound.isFinite
             else {
-                let message = "expected a number of seconds such as 0.25 (+Inf is always added), found \"\(item.text)\""
+                let message =
+                    "expected a number of seconds such as 0.25 (+Inf is always added), found "
+                    + item.text.quotedForMessage
                 reader.diagnostics.error(item.path, line: item.line, message)
                 continue
             }
