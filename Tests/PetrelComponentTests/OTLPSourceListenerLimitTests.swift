@@ -123,6 +123,32 @@ private typealias TraceService = Opentelemetry_Proto_Collector_Trace_V1_TraceSer
         try await source.stop()
     }
 
+    /// grpc-swift reset both streams, which clients see as UNAVAILABLE and retry for ever.
+    @Test func grpcMessagesRefusedByTheirPrefixGetAStatusAtOnce() async throws {
+        var config = Self.config()
+        config.maxMessageSize = 16 * 1024
+        let source = try await RunningOTLPSource(config: config)
+        // Announced far over the limit, with only its first bytes sent: answered before the rest is read, and
+        // without RetryInfo, so the client does not retry it.
+        let large = try await RawGRPCStream.open(port: source.grpcPort, path: Self.exportPath)
+        try await large.sendMessageStart(declaredLength: 1 << 20, bytes: [UInt8](repeating: 7, count: 100))
+        #expect(await large.ending() == .status(code: 8, details: nil), "RESOURCE_EXHAUSTED")
+        // Flagged compressed in a request that names no grpc-encoding.
+        let unlabelled = try await RawGRPCStream.open(port: source.grpcPort, path: Self.exportPath)
+        try await unlabelled.sendMessageStart(
+            declaredLength: 10, bytes: [UInt8](repeating: 1, count: 10), compressed: true)
+        #expect(await unlabelled.ending() == .status(code: 13, details: nil), "INTERNAL")
+        #expect(source.queue.count == 0)
+        #expect(source.telemetry.errorCount(.receiving) == 2)
+        let response = try await source.withClient { client in
+            try await TraceService.Client(wrapping: client).export(OTLPFixtures.traceRequest(spans: 1))
+        }
+        #expect(response == TraceResponse(), "the source still serves")
+        await large.close()
+        await unlabelled.close()
+        try await source.stop()
+    }
+
     @Test func grpcStreamsBeingReadCountAgainstTheMemoryLimit() async throws {
         let memory = MemoryLimit(limit: 256 << 10)
         var config = OTLPSourceConfig()

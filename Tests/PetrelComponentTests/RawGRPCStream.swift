@@ -20,8 +20,8 @@ struct RawGRPCStream: Sendable {
     private let connection: any Channel
     private let stream: NIOAsyncChannel<HTTP2Frame.FramePayload, HTTP2Frame.FramePayload>
 
-    /// Opens a connection and a stream to `path`, and sends the request headers.
-    static func open(port: Int, path: String) async throws -> RawGRPCStream {
+    /// Opens a connection and a stream to `path`, and sends the request headers (with `extraHeaders`).
+    static func open(port: Int, path: String, extraHeaders: [(String, String)] = []) async throws -> RawGRPCStream {
         let multiplexer = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -37,18 +37,19 @@ struct RawGRPCStream: Sendable {
             }
         }
         guard let connection = stream.channel.parent else { throw TestSupportError("a stream without a connection") }
-        let headers: HPACKHeaders = [
+        var headers: HPACKHeaders = [
             ":method": "POST", ":scheme": "http", ":path": path, ":authority": "127.0.0.1:\(port)",
             "content-type": "application/grpc", "te": "trailers",
         ]
+        headers.add(contentsOf: extraHeaders)
         try await stream.outbound.write(.headers(.init(headers: headers)))
         return RawGRPCStream(connection: connection, stream: stream)
     }
 
     /// Sends the 5-byte gRPC prefix announcing a message of `declaredLength` bytes, then `bytes` of it.
-    func sendMessageStart(declaredLength: Int, bytes: [UInt8]) async throws {
+    func sendMessageStart(declaredLength: Int, bytes: [UInt8], compressed: Bool = false) async throws {
         var buffer = ByteBuffer()
-        buffer.writeInteger(UInt8(0))
+        buffer.writeInteger(UInt8(compressed ? 1 : 0))
         buffer.writeInteger(UInt32(declaredLength))
         buffer.writeBytes(bytes)
         try await stream.outbound.write(.data(.init(data: .byteBuffer(buffer))))

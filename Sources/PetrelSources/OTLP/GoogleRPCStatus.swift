@@ -10,6 +10,7 @@ struct GoogleRPCStatus: Sendable, Equatable {
         case notFound = 5
         case resourceExhausted = 8
         case unimplemented = 12
+        case internalError = 13
         case unavailable = 14
     }
 

@@ -9,13 +9,14 @@ import SwiftProtobuf
 /// message's bytes: the receiver decodes them as it does an HTTP body, counts them, and explains a malformed one.
 struct OTLPGRPCServices: RegistrableRPCService {
     let receiver: OTLPReceiver
-    /// The largest message answered; the transport reads up to `transportLimit(for:)` so that a message past this
-    /// one gets a RESOURCE_EXHAUSTED status instead of a reset stream.
+    /// The largest message answered; the stream guard refuses one declared larger on the wire, and the transport
+    /// inflates up to `transportLimit(for:)` so that one past this once inflated gets RESOURCE_EXHAUSTED here.
     let maxMessageSize: Int
     let retryAfter: Duration
 
-    /// grpc-swift resets the stream of a message past its limit, which clients see as UNAVAILABLE and retry; reading
-    /// up to twice the limit lets the service refuse the common case, a batch somewhat too large, for good.
+    /// grpc-swift resets the stream of a message past its limit, which clients see as UNAVAILABLE and retry;
+    /// inflating up to twice the limit lets the service refuse the common case, a compressed batch somewhat too
+    /// large, for good.
     static func transportLimit(for maxMessageSize: Int) -> Int {
         min(Int(UInt32.max), maxMessageSize.multipliedReportingOverflow(by: 2).partialValue)
     }

@@ -111,7 +111,6 @@ struct OTLPReceiver: Sendable {
         _ batch: EventBatch, rejected: Int, message: String?, of items: String
     ) async -> OTLPExportOutcome {
         let events = batch.eventCount
-        telemetry.receivedEvents.increment(by: events)
         // With nothing rejected, a message is a warning, which OTLP also carries in `partial_success`.
         let explanation = rejected > 0 ? message ?? "\(rejected) invalid \(items) were dropped" : message
         if events == 0 {
@@ -121,12 +120,15 @@ struct OTLPReceiver: Sendable {
         }
         guard let buffered = output.trySend(batch) else {
             telemetry.error(.sending)
+            telemetry.refused(events, reason: "pipeline_full")
             return .throttled
         }
+        telemetry.receivedEvents.increment(by: events)
         // Success only once every sink's buffer holds the batch; past the timeout, "retry later" (the batch may
         // still go through, so a retry can duplicate it: at-least-once).
         guard await buffered.wait(timeout: AcknowledgementWait.defaultTimeout) else {
             telemetry.error(.sending)
+            telemetry.refused(events, reason: "buffer_timeout")
             return .throttled
         }
         if rejected > 0 { telemetry.discarded(rejected, reason: "invalid") }

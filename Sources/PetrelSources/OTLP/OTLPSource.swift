@@ -59,7 +59,8 @@ public struct OTLPSource: Source {
                 $0.connection.maxIdleTime = config.listener.idleTimeout
                 $0.channelDebuggingCallbacks.onBindTCPListener = Self.guardListener(config.listener, tls: tls)
                 $0.channelDebuggingCallbacks.onAcceptHTTP2Stream = Self.guardStream(
-                    config.listener, memory: context.output.memory, retryAfter: config.retryAfter)
+                    config.listener, memory: context.output.memory, retryAfter: config.retryAfter,
+                    maxMessageSize: config.maxMessageSize, refusedMessage: { receiver.refused(wireBytes: $0) })
             })
         let server = GRPCServer(
             transport: transport,
@@ -139,15 +140,19 @@ public struct OTLPSource: Source {
         }
     }
 
-    /// Each request stream's share of the limits: its bytes count against `memory_limit` while it is read, and it is
-    /// reset when it sends nothing for `request_body_timeout` before its end.
+    /// Each request stream's share of the limits: its bytes count against `memory_limit` while it is read, it is
+    /// reset when it sends nothing for `request_body_timeout` before its end, and a message declared over
+    /// `max_message_size` (or flagged compressed without a `grpc-encoding`) is answered with its status at once.
     static func guardStream(
-        _ limits: HTTPListenerLimits, memory: MemoryLimit?, retryAfter: Duration
+        _ limits: HTTPListenerLimits, memory: MemoryLimit?, retryAfter: Duration, maxMessageSize: Int,
+        refusedMessage: @escaping @Sendable (Int) -> Void
     ) -> @Sendable (any Channel) -> EventLoopFuture<Void> {
         { stream in
             stream.eventLoop.makeCompletedFuture {
                 try stream.pipeline.syncOperations.addHandler(
-                    GRPCStreamGuard(memory: memory, stallTimeout: limits.requestBodyTimeout, retryAfter: retryAfter),
+                    GRPCStreamGuard(
+                        memory: memory, stallTimeout: limits.requestBodyTimeout, retryAfter: retryAfter,
+                        maxMessageSize: maxMessageSize, refusedMessage: refusedMessage),
                     position: .first)
             }
         }

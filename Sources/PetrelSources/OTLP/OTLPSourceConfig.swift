@@ -15,8 +15,9 @@ public struct OTLPSourceConfig: Sendable {
     /// The servers that run; both by default.
     public var protocols: [Transport] = [.grpc, .http]
     /// Largest request accepted: a gRPC message (compressed and once decompressed), an HTTP body on the wire and once
-    /// gunzipped. 4MiB is the Collector's default and grpc's. The gRPC transport reads messages of up to twice this
-    /// size, so that one over it is refused with RESOURCE_EXHAUSTED rather than a reset stream clients would retry.
+    /// gunzipped. 4MiB is the Collector's default and grpc's. A gRPC message declared larger is refused with
+    /// RESOURCE_EXHAUSTED from its prefix; the transport inflates a compressed one up to twice this size, so that
+    /// one somewhat too large once inflated gets that status too rather than a reset stream clients would retry.
     public var maxMessageSize = 4 * 1024 * 1024
     /// What a sender is told to wait before retrying when the pipeline is full.
     public var retryAfter: Duration = .seconds(1)
