@@ -174,9 +174,18 @@ import Testing
         let busy = try #require(await source.post(body))
         #expect(busy.status == 429)
         #expect(busy.headers["retry-after"] == "1")
+        // The refused request's series are not counted as received (its retry will be), but as refused.
+        #expect(source.telemetry.receivedEvents.value == 2)
+        let labels = [
+            ("component_id", "rw"), ("component_kind", "source"), ("component_type", "prometheus_remote_write"),
+        ]
+        #expect(
+            source.telemetry.registry.value(
+                "petrel_component_refused_events_total", labels: labels + [("reason", "pipeline_full")]) == 1)
         _ = await source.queue.nextBatch()
         #expect(await source.post(body)?.status == 204, "accepted again once there is room")
         #expect(source.queue.count == 2, "the refused request was not queued")
+        #expect(source.telemetry.receivedEvents.value == 3)
         try await source.stop()
     }
 }

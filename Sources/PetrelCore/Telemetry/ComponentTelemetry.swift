@@ -83,6 +83,16 @@ public final class ComponentTelemetry: Sendable {
         ).increment(by: count)
     }
 
+    /// Counts events of a request the sender was told to send again (429, 503, RESOURCE_EXHAUSTED): they are not
+    /// received, and a retry brings them back, so they are kept out of `received_events`.
+    public func refused(_ count: Int, reason: String) {
+        registry.counter(
+            "petrel_component_refused_events_total",
+            help: "Events of requests a source answered with \"retry later\", by reason.",
+            labels: labels + [("reason", reason)]
+        ).increment(by: count)
+    }
+
     /// Counts an error at a stage.
     public func error(_ stage: ErrorStage) {
         errorCounter(stage).increment()

@@ -72,15 +72,17 @@ struct HTTPLogReceiver: Sendable {
             return reject(.badRequest, "cannot read the body as \(config.codec.rawValue): \(error)")
         }
         guard !records.isEmpty else { return HTTPIngestResponse(status: .ok) }
-        telemetry.receivedEvents.increment(by: records.count)
         let batch = LogBatch(records: stamped(records, with: request.headers))
         guard let buffered = output.trySend(.logs(batch)) else {
             telemetry.error(.sending)
+            telemetry.refused(records.count, reason: "pipeline_full")
             return retryLater(.tooManyRequests, "the pipeline is full; retry later")
         }
+        telemetry.receivedEvents.increment(by: records.count)
         // 200 only once every sink's buffer holds the batch: what is answered for is not lost.
         guard await buffered.wait(timeout: AcknowledgementWait.defaultTimeout) else {
             telemetry.error(.sending)
+            telemetry.refused(records.count, reason: "buffer_timeout")
             return retryLater(.serviceUnavailable, "the pipeline did not buffer the request in time; retry later")
         }
         return HTTPIngestResponse(status: .ok)

@@ -95,7 +95,6 @@ struct RemoteWriteReceiver: Sendable {
         } catch {
             return reject(.badRequest, "\(error)")
         }
-        telemetry.receivedEvents.increment(by: batch.seriesCount)
         var headers: HTTPHeaders = [:]
         if version == .v2 {
             headers.add(
@@ -110,14 +109,18 @@ struct RemoteWriteReceiver: Sendable {
         }
         guard let buffered = output.trySend(.metrics(batch)) else {
             telemetry.error(.sending)
+            telemetry.refused(batch.seriesCount, reason: "pipeline_full")
             var busy = HTTPIngestResponse.error(.tooManyRequests, "the pipeline is full; retry later")
             busy.headers.add(
                 name: "Retry-After", value: String(max(1, config.retryAfter.components.seconds)))
             return busy
         }
+        // In the pipeline now, whatever the answer: a 503 below may bring it again (at-least-once).
+        telemetry.receivedEvents.increment(by: batch.seriesCount)
         // 204 only once every sink's buffer holds the batch: what is answered for is not lost.
         guard await buffered.wait(timeout: AcknowledgementWait.defaultTimeout) else {
             telemetry.error(.sending)
+            telemetry.refused(batch.seriesCount, reason: "buffer_timeout")
             var busy = HTTPIngestResponse.error(
                 .serviceUnavailable, "the pipeline did not buffer the request in time; retry later")
             busy.headers.add(name: "Retry-After", value: String(max(1, config.retryAfter.components.seconds)))
