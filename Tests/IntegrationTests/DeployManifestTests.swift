@@ -111,22 +111,22 @@ import Testing
             var passed: Int
             var failed: Int
             var skipped: Int
-            var parsing_errors: Int
+            var parsingErrors: Int
         }
 
         struct Check: Decodable {
             struct Result: Decodable {
-                var suppress_comment: String?
+                var suppressComment: String?
             }
 
-            var check_id: String
+            var checkId: String
             var resource: String
-            var check_result: Result
+            var checkResult: Result
         }
 
         struct Results: Decodable {
-            var failed_checks: [Check]
-            var skipped_checks: [Check]
+            var failedChecks: [Check]
+            var skippedChecks: [Check]
         }
 
         var summary: Summary
@@ -144,16 +144,18 @@ import Testing
             try #require(Self.checkov),
             ["-d", directory.path, "--framework", "kubernetes", "--skip-download", "--output", "json"])
         #expect(result.status == 0, "\(result.errors)")
-        let report = try JSONDecoder().decode(CheckovReport.self, from: Data(result.output.utf8))
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let report = try decoder.decode(CheckovReport.self, from: Data(result.output.utf8))
         #expect(report.summary.failed == 0)
-        #expect(report.summary.parsing_errors == 0)
+        #expect(report.summary.parsingErrors == 0)
         #expect(report.summary.passed > 500, "checkov ran its Kubernetes checks")
-        #expect(report.results.failed_checks.map { "\($0.check_id) \($0.resource)" } == [])
+        #expect(report.results.failedChecks.map { "\($0.checkId) \($0.resource)" } == [])
         // Only the exceptions docs/DEPLOY.md states, each with its reason in the manifest, in every overlay.
         var skipped: [String: Set<String>] = [:]
-        for check in report.results.skipped_checks {
-            skipped[check.resource, default: []].insert(check.check_id)
-            #expect((check.check_result.suppress_comment ?? "").count > 20, "\(check.check_id) has no reason")
+        for check in report.results.skippedChecks {
+            skipped[check.resource, default: []].insert(check.checkId)
+            #expect((check.checkResult.suppressComment ?? "").count > 20, "\(check.checkId) has no reason")
         }
         #expect(
             skipped == [
