@@ -210,14 +210,18 @@ import Testing
                             atPath: source, toPath: local.appendingPathComponent(name).path)
                     }
                 }
+                if mount.kind == "serviceaccount" {
+                    try "token-of-the-test".write(
+                        to: local.appendingPathComponent("token"), atomically: true, encoding: .utf8)
+                    try FileManager.default.copyItem(
+                        atPath: certificates.path("ca.crt"), toPath: local.appendingPathComponent("ca.crt").path)
+                }
                 config = config.replacingOccurrences(of: mount.path, with: local.path)
             }
             let file = root.appendingPathComponent("petrel.yaml")
             try config.write(to: file, atomically: true, encoding: .utf8)
-            // Outside a cluster: the API client's defaults (the service account's files) are not checked here.
-            let environment = workload.environment.merging(["KUBERNETES_SERVICE_HOST": ""]) { $1 }
             let result = try await Self.run(
-                PetrelProcess.binary, ["validate", "--config", file.path], environment: environment)
+                PetrelProcess.binary, ["validate", "--config", file.path], environment: workload.environment)
             #expect(result.status == 0, "\(overlay) \(workload.workload): \(result.errors)")
             #expect(result.output.contains(": valid ("), "\(result.output)")
         }

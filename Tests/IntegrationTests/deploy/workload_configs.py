@@ -1,6 +1,7 @@
 """Reads rendered Kubernetes manifests (stdin) and prints, as JSON, each Petrel container's configuration as the
 pod would see it: the text of the file its `--config` names (from the ConfigMap volume mounted there), the
-environment the manifest gives it, and the paths of its other volume mounts.
+environment the manifest and the kubelet give it, and the paths of its other volume mounts (the service
+account's among them, when Kubernetes mounts it).
 
 The environment is resolved as the kubelet would: literal values, ConfigMap keys, the container's resource
 limits with their divisor (`resourceFieldRef`), and the downward API's fields, for which a pod on node `node-1`
@@ -27,6 +28,18 @@ DOWNWARD_FIELDS = {
     "status.podIP": "10.0.0.10",
     "status.hostIP": "10.0.0.1",
 }
+
+SERVICE_ACCOUNT_DIRECTORY = "/var/run/secrets/kubernetes.io/serviceaccount"
+# The variables the kubelet sets in every pod for the `kubernetes` Service (its ClusterIP in a default cluster).
+KUBELET_ENVIRONMENT = {"KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443"}
+
+
+def service_account_mounts_token(objects, name, namespace):
+    for o in objects:
+        if o["kind"] == "ServiceAccount" and o["metadata"]["name"] == name \
+                and o["metadata"].get("namespace", namespace) == namespace:
+            return o.get("automountServiceAccountToken", True)
+    return True
 
 
 def quantity(text):
@@ -100,13 +113,19 @@ def main():
                 else:
                     kind = "secret" if "secret" in volume else "directory"
                     other_mounts.append({"path": mount["mountPath"], "kind": kind})
+            # What Kubernetes adds to every pod: the service account's token and CA (unless the pod or its
+            # account opts out) and the API server's address.
+            if pod_spec.get("automountServiceAccountToken", True) and service_account_mounts_token(
+                objects, pod_spec.get("serviceAccountName", "default"), namespace
+            ):
+                other_mounts.append({"path": SERVICE_ACCOUNT_DIRECTORY, "kind": "serviceaccount"})
             if config_text is None:
                 raise ValueError(f"{workload['metadata']['name']}: no ConfigMap mounted at {config_path}")
             workloads.append({
                 "workload": f"{workload['kind']}/{workload['metadata']['name']}",
                 "config_path": config_path,
                 "config": config_text,
-                "environment": resolve_env(container, pod_spec, namespace, config_maps),
+                "environment": {**KUBELET_ENVIRONMENT, **resolve_env(container, pod_spec, namespace, config_maps)},
                 "mounts": other_mounts,
             })
     json.dump(workloads, sys.stdout)
