@@ -20,6 +20,10 @@ OTEL_PYTHON_PACKAGES := opentelemetry-sdk==1.45.2 opentelemetry-exporter-otlp-pr
 # Elastic's official Python client, in a venv the integration tests find at .venv-elasticsearch: it keeps the test
 # receiver of the `_bulk` API honest (there is no Elasticsearch server in Debian).
 ELASTICSEARCH_PYTHON_PACKAGES := elasticsearch==9.5.1
+# The checks of deploy/kubernetes (Tests/IntegrationTests/DeployManifestTests.swift), in a venv at .venv-deploy:
+# kubernetes-validate (the Kubernetes schemas, bundled: no network at test time) and checkov. kubectl renders the
+# overlays: it is on these machines (Debian's own kubernetes-client, 1.20, is too old for kustomize v5 files).
+DEPLOY_PYTHON_PACKAGES := kubernetes-validate==1.37.0 checkov==3.3.30
 
 .PHONY: run test build lint deps test-deps syslog-ng print-test-packages
 
@@ -50,6 +54,11 @@ test-deps:
 	@[ -x .venv-elasticsearch/bin/python ] || python3 -m venv .venv-elasticsearch
 	@.venv-elasticsearch/bin/python -c "import elasticsearch" 2>/dev/null \
 		|| .venv-elasticsearch/bin/pip install --quiet $(ELASTICSEARCH_PYTHON_PACKAGES)
+	@[ -x .venv-deploy/bin/python ] || python3 -m venv .venv-deploy
+	@[ -x .venv-deploy/bin/kubernetes-validate ] && [ -x .venv-deploy/bin/checkov ] \
+		|| .venv-deploy/bin/pip install --quiet $(DEPLOY_PYTHON_PACKAGES)
+	@command -v kubectl >/dev/null 2>&1 || { echo "kubectl is missing: the deploy checks render deploy/kubernetes with" \
+		"kubectl kustomize (kustomize v5; Debian's kubernetes-client 1.20 is too old)"; exit 1; }
 	@$(MAKE) --no-print-directory syslog-ng
 
 # syslog-ng-core conflicts with rsyslog, so it is downloaded and unpacked with dpkg-deb, then checked with ldd.

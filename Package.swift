@@ -222,8 +222,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
-            // Python scripts the tests run with the OpenTelemetry SDK and Elastic's client; not Swift sources.
-            exclude: ["otel", "elasticsearch"]
+            // Python scripts the tests run with the OpenTelemetry SDK, Elastic's client and the deploy checks' venv; not
+            // Swift sources.
+            exclude: ["otel", "elasticsearch", "deploy"]
         ),
     ]
 )
