@@ -217,6 +217,7 @@ public final class Topology: Service {
                 }
             }
             for id in change.stopped {
+                previous[id]!.replaced.trigger()
                 previous[id]!.stop.trigger()
                 topology.logger(for: previous[id]!.config).info(
                     change.started.contains(id) ? "replaced by a reload" : "removed by a reload")
@@ -317,10 +318,11 @@ public final class Topology: Service {
             do {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { try await Topology.run(component) { try await stage.runWriter() } }
-                    group.addTask { try await Topology.run(component) { try await stage.runReader() } }
                     let input = SinkInput(queue: stage.output, telemetry: running.telemetry)
                     readiness.markReady(component.id)
-                    group.addTask { try await Topology.run(component) { try await sink.run(input, context) } }
+                    group.addTask {
+                        try await self.deliver(from: stage, to: sink, input: input, context: context, running)
+                    }
                     try await group.waitForAll()
                 }
             } catch {
@@ -328,6 +330,41 @@ public final class Topology: Service {
                 throw error
             }
             await stage.close()
+        }
+    }
+
+    /// Feeds a disk-buffered sink from its buffer until both end. Once a reload replaced the sink it has
+    /// `shutdown_timeout` to deliver what it took; then it is cancelled, as its successor waits for the buffer, which
+    /// keeps what the sink had not acknowledged for it.
+    private func deliver(
+        from stage: DiskBufferStage, to sink: any Sink, input: SinkInput, context: SinkContext,
+        _ running: RunningComponent
+    ) async throws {
+        let component = running.config
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try await Topology.run(component) { try await stage.runReader() }
+                return true
+            }
+            group.addTask {
+                try await Topology.run(component) { try await sink.run(input, context) }
+                return true
+            }
+            group.addTask { [timeout = config.shutdownTimeout] in
+                await running.replaced.wait()
+                try await Task.sleep(for: timeout)
+                return false
+            }
+            var ended = 0
+            while ended < 2, let finished = try await group.next() {
+                guard finished else {
+                    logger(for: component).warning(
+                        "the replaced sink did not deliver within shutdown_timeout; the rest stays in its disk buffer")
+                    break
+                }
+                ended += 1
+            }
+            group.cancelAll()
         }
     }
 
@@ -429,6 +466,8 @@ private final class RunningComponent: Sendable {
     let outputs: [String: Output]
     /// Stops a source accepting, and a disk buffer handing out records: at shutdown, or when a reload removes it.
     let stop = ShutdownSignal()
+    /// Fired when a reload replaces or removes it.
+    let replaced = ShutdownSignal()
     /// Fired once every task of it has returned (and its disk buffer is closed).
     let ended = ShutdownSignal()
 
