@@ -40,10 +40,31 @@ import Testing
             config: "data_dir: \"\(directory.path)/data\"\n"
                 + Self.yaml(sourcePort: sourcePort, vm: vm.writeURL, rules: Self.keepAll),
             directory: directory)
-        try await petrel.start()
+        do {
+            try await petrel.start()
+        } catch {
+            await vm.stop()
+            throw error
+        }
 
         let load = SeriesLoad(port: sourcePort)
         let senders = Task { await load.run(senders: 4) }
+        do {
+            try await reloadUnderLoad(petrel, load, senders, vm: vm, directory: directory, sourcePort: sourcePort)
+        } catch {
+            load.stop()
+            await senders.value
+            await petrel.stop()
+            await vm.stop()
+            throw error
+        }
+    }
+
+    /// SIGHUP, then a refused `POST /reload`, under `load`; then the drain and the count in VictoriaMetrics.
+    private func reloadUnderLoad(
+        _ petrel: PetrelProcess, _ load: SeriesLoad, _ senders: Task<Void, Never>, vm: VictoriaMetrics, directory: URL,
+        sourcePort: Int
+    ) async throws {
         try await load.waitForAcknowledged(atLeast: 200)
 
         // A rule added by SIGHUP: every series sent once the reload is done carries its label.
