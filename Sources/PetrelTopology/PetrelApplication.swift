@@ -68,6 +68,10 @@ public struct PetrelApplication: Sendable {
                 var received = 0
                 for await signal in signals {
                     if signal == .sighup, let reloader {
+                        guard received == 0 else {
+                            logger.info("SIGHUP received while draining; nothing to reload")
+                            continue
+                        }
                         logger.info("SIGHUP received; reloading the configuration")
                         _ = await reloader.reload(trigger: "SIGHUP")
                         continue
