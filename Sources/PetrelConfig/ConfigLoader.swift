@@ -69,7 +69,18 @@ public struct ConfigLoader: Sendable {
             shutdownTimeout: shutdownTimeout)
         config.apiLimits = apiLimits
         config.apiSecurity = apiSecurity
+        config.document = root
+        config.contentHash = Self.contentHash(text)
         return config
+    }
+
+    /// FNV-1a of the text, cut to 52 bits so that it survives a metric's float exactly.
+    static func contentHash(_ text: String) -> Int {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 {
+            hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+        }
+        return Int(hash & 0x000f_ffff_ffff_ffff)
     }
 
     // MARK: Top level

@@ -20,6 +20,11 @@ public struct PipelineConfig: Sendable {
     public var memoryLimit: Int?
     /// The top-level `shutdown_timeout`: how long sinks may take to deliver what they hold once the sources stopped.
     public var shutdownTimeout: Duration
+    /// The parsed file (after `${VAR}` interpolation), kept so that a reload can tell which components changed;
+    /// `nil` for a configuration built in code, whose components a reload always rebuilds.
+    public var document: ConfigNode?
+    /// A hash of the file's text (`petrel_config_hash`); 0 for a configuration built in code.
+    public var contentHash: Int = 0
 
     public static let defaultShutdownTimeout = Duration.seconds(30)
 

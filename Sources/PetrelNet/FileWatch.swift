@@ -9,13 +9,13 @@ import Darwin
 ///
 /// A file is known by its device, inode, size and modification time, read with `stat`: a secret mount swaps a
 /// symlink (a new inode), cert-manager rewrites in place (a new time and size); both are seen without reading.
-struct FileWatch {
+public struct FileWatch {
     private let paths: [String]
     private let interval: Duration
     private var stamps: [FileStamp?]
     private var checkedAt: ContinuousClock.Instant
 
-    init(_ paths: [String], interval: Duration) {
+    public init(_ paths: [String], interval: Duration) {
         self.paths = paths
         self.interval = interval
         stamps = paths.map(FileStamp.init(path:))
@@ -23,7 +23,7 @@ struct FileWatch {
     }
 
     /// Whether a file changed since the last look; looks only if `interval` has passed since then.
-    mutating func changed() -> Bool {
+    public mutating func changed() -> Bool {
         let now = ContinuousClock.now
         guard now - checkedAt >= interval else { return false }
         checkedAt = now

@@ -6,7 +6,7 @@ import PetrelNet
 import ServiceLifecycle
 import Synchronization
 
-/// Serves Petrel's own telemetry: `/metrics` (Prometheus text), `/health` and `/ready`.
+/// Serves Petrel's own telemetry: `/metrics` (Prometheus text), `/health` and `/ready`; and `POST /reload`.
 ///
 /// It runs on the same `HTTPIngestServer` as the push sources, so it has the same connection limit and timeouts.
 public final class APIServer: Service {
@@ -24,13 +24,13 @@ public final class APIServer: Service {
     public init(
         host: String, port: Int, limits: HTTPListenerLimits = HTTPListenerLimits(),
         security: ListenerSecurity = ListenerSecurity(), telemetry: TelemetryRegistry, readiness: Readiness,
-        logger: Logger
+        reloader: ConfigReloader? = nil, logger: Logger
     ) {
         self.host = host
         self.port = port
         self.limits = limits
         self.security = security
-        self.routes = APIRoutes(telemetry: telemetry, readiness: readiness)
+        self.routes = APIRoutes(telemetry: telemetry, readiness: readiness, reloader: reloader)
         self.logger = logger
     }
 
@@ -54,7 +54,7 @@ public final class APIServer: Service {
             authenticator: security.makeAuthenticator(logger: logger), openPaths: ["/health", "/ready"],
             logger: logger
         ) { request in
-            routes.respond(to: request)
+            await routes.respond(to: request)
         }
         let shutdown = ShutdownSignal()
         try await withGracefulShutdownHandler {
@@ -77,8 +77,10 @@ public final class APIServer: Service {
 struct APIRoutes: Sendable {
     let telemetry: TelemetryRegistry
     let readiness: Readiness
+    var reloader: ConfigReloader?
 
-    func respond(to request: HTTPIngestRequest) -> HTTPIngestResponse {
+    func respond(to request: HTTPIngestRequest) async -> HTTPIngestResponse {
+        if request.path == "/reload" { return await reload(request) }
         // A HEAD answer is the GET answer; the server leaves its body out.
         guard request.method == .GET || request.method == .HEAD else {
             return answer(.methodNotAllowed, "text/plain", "only GET and HEAD\n")
@@ -95,6 +97,25 @@ struct APIRoutes: Sendable {
                 : answer(.serviceUnavailable, "text/plain", "waiting for: \(waiting.joined(separator: ", "))\n")
         default:
             return answer(.notFound, "text/plain", "not found; try /metrics, /health or /ready\n")
+        }
+    }
+
+    /// `POST /reload`: 200 with what changed, or 400 with every error of a configuration it refused.
+    private func reload(_ request: HTTPIngestRequest) async -> HTTPIngestResponse {
+        guard request.method == .POST else { return answer(.methodNotAllowed, "text/plain", "only POST\n") }
+        guard let reloader else { return answer(.notFound, "text/plain", "reloading is not enabled\n") }
+        switch await reloader.reload(trigger: "POST /reload") {
+        case .applied(let change):
+            let replaced = change.started.intersection(change.stopped)
+            let lines = [
+                "reloaded", "replaced: \(replaced.sorted().joined(separator: " "))",
+                "added: \(change.started.subtracting(replaced).sorted().joined(separator: " "))",
+                "removed: \(change.stopped.subtracting(replaced).sorted().joined(separator: " "))",
+                "unchanged: \(change.kept.sorted().joined(separator: " "))",
+            ]
+            return answer(.ok, "text/plain", lines.joined(separator: "\n") + "\n")
+        case .refused(let errors):
+            return answer(.badRequest, "text/plain", errors.description + "\n")
         }
     }
 

@@ -9,7 +9,8 @@ import PetrelCore
 /// queued at once, one fsync) and only then acknowledges it, so a source answers for what is on disk. The reader
 /// feeds the sink from disk, oldest first; the sink's acknowledgement of a batch (delivered, or dropped for good)
 /// frees its record. On shutdown the writer drains the queue to disk and the reader stops handing out records: the
-/// sink finishes what it holds, and the rest waits on disk for the next run.
+/// sink finishes what it holds, and the rest waits on disk for the next run. A reload that replaces the sink stops it
+/// the same way, and the new sink's stage opens the same directory once this one is closed.
 final class DiskBufferStage: Sendable {
     /// What the sink's inputs send to.
     let input: BatchQueue
@@ -22,7 +23,8 @@ final class DiskBufferStage: Sendable {
     private let telemetry: ComponentTelemetry
     private let gauges: Gauges
     private let memory: MemoryLimit?
-    private let shutdown: ShutdownSignal
+    /// Stops the reader handing out records: at shutdown, or when a reload replaces the sink.
+    private let stop: ShutdownSignal
     private let logger: Logger
 
     /// Records written at once, with one fsync.
@@ -30,14 +32,13 @@ final class DiskBufferStage: Sendable {
 
     init(
         sinkID: String, settings: BufferConfig.DiskBufferSettings, codec: any BatchRecordCodec, dataDirectory: String,
-        producers: Int, queueCapacity: Int, telemetry: ComponentTelemetry, memory: MemoryLimit?,
-        shutdown: ShutdownSignal, logger: Logger
+        input: BatchQueue, telemetry: ComponentTelemetry, memory: MemoryLimit?, stop: ShutdownSignal, logger: Logger
     ) async throws {
         self.settings = settings
         self.codec = codec
         self.telemetry = telemetry
         self.memory = memory
-        self.shutdown = shutdown
+        self.stop = stop
         self.logger = logger
         self.gauges = Gauges(telemetry)
         let fsync: DiskBufferConfiguration.FsyncPolicy
@@ -56,7 +57,7 @@ final class DiskBufferStage: Sendable {
         } catch {
             throw DiskBufferOpenError(sinkID: sinkID, directory: configuration.directory, underlying: error)
         }
-        input = BatchQueue(capacity: queueCapacity, producers: producers, telemetry: telemetry, memory: memory)
+        self.input = input
         // A few batches ahead of the sink: the rest waits on disk, not in memory.
         output = BatchQueue(capacity: 4, producers: 1, telemetry: nil, memory: memory)
         gauges.update(buffer.statistics)
@@ -77,8 +78,8 @@ final class DiskBufferStage: Sendable {
     func runReader() async throws {
         defer { output.producerFinished() }
         while let record = await buffer.next() {
-            // At shutdown, records not yet handed out stay on disk for the next run.
-            if shutdown.isTriggered { return }
+            // At shutdown, records not yet handed out stay on disk for the next run (or the next sink).
+            if stop.isTriggered { return }
             let batch: EventBatch
             do {
                 batch = try codec.decode(record.payload)

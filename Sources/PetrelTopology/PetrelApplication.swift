@@ -8,23 +8,33 @@ import UnixSignals
 public struct PetrelApplication: Sendable {
     public let topology: Topology
     public let apiServer: APIServer?
+    /// Reloads the configuration on SIGHUP, `POST /reload` and (with `watchInterval`) when the file changes; `nil`
+    /// when the configuration has no file to reload from.
+    public let reloader: ConfigReloader?
     private let logger: Logger
 
-    /// `recordCodec` encodes the records of disk buffers (`BufferRecordCodec()`).
-    public init(config: PipelineConfig, recordCodec: any BatchRecordCodec, logger: Logger) {
+    /// `recordCodec` encodes the records of disk buffers (`BufferRecordCodec()`); `reloadFrom` is where reloads read
+    /// the configuration.
+    public init(
+        config: PipelineConfig, recordCodec: any BatchRecordCodec, logger: Logger,
+        reloadFrom source: ConfigReloader.Source? = nil
+    ) {
         let telemetry = TelemetryRegistry()
         let topology = Topology(config: config, telemetry: telemetry, recordCodec: recordCodec, logger: logger)
+        let reloader = source.map { ConfigReloader(source: $0, topology: topology, logger: logger) }
         self.topology = topology
+        self.reloader = reloader
         self.apiServer = config.apiAddress.map { address in
             APIServer(
                 host: address.host, port: address.port, limits: config.apiLimits, security: config.apiSecurity,
                 telemetry: telemetry,
-                readiness: topology.readiness, logger: logger)
+                readiness: topology.readiness, reloader: reloader, logger: logger)
         }
         self.logger = logger
     }
 
-    /// Runs until SIGTERM or SIGINT (which drain the pipeline), or until every source has finished.
+    /// Runs until SIGTERM or SIGINT (which drain the pipeline), or until every source has finished. SIGHUP reloads the
+    /// configuration when there is a `reloader`.
     ///
     /// A second SIGTERM or SIGINT during the drain stops at once (`Topology.stopNow()`); `run` then throws
     /// `StoppedBySecondSignal` once everything has stopped, so that the exit status tells it apart from a drain.
@@ -42,11 +52,30 @@ public struct PetrelApplication: Sendable {
         // same signal, so a second one would never reach the pipeline.
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(services: services, logger: logger))
-        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+        // SIGHUP keeps its default (ending the process) when there is nothing to reload.
+        let signals =
+            reloader == nil
+            ? await UnixSignalsSequence(trapping: .sigterm, .sigint)
+            : await UnixSignalsSequence(trapping: .sigterm, .sigint, .sighup)
         let secondSignal = try await withThrowingTaskGroup(of: UnixSignal?.self) { tasks in
-            tasks.addTask { [topology, logger] in
+            if let reloader {
+                tasks.addTask {
+                    await reloader.watch()
+                    return nil
+                }
+            }
+            tasks.addTask { [topology, logger, reloader] in
                 var received = 0
                 for await signal in signals {
+                    if signal == .sighup, let reloader {
+                        guard received == 0 else {
+                            logger.info("SIGHUP received while draining; nothing to reload")
+                            continue
+                        }
+                        logger.info("SIGHUP received; reloading the configuration")
+                        _ = await reloader.reload(trigger: "SIGHUP")
+                        continue
+                    }
                     received += 1
                     guard received > 1 else {
                         logger.info(

@@ -8,6 +8,16 @@ public final class Readiness: Sendable {
         pending = Mutex(Set(componentIDs))
     }
 
+    /// Waits for these components too: a reload started them.
+    public func expect(_ ids: some Sequence<String>) {
+        pending.withLock { $0.formUnion(ids) }
+    }
+
+    /// Stops waiting for these components: a reload removed them.
+    public func forget(_ ids: some Sequence<String>) {
+        pending.withLock { $0.subtract(ids) }
+    }
+
     public func markReady(_ id: String) {
         _ = pending.withLock { $0.remove(id) }
     }

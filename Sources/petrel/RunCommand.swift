@@ -12,6 +12,13 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var options: CommonOptions
 
+    @Flag(
+        help: """
+            Reload the configuration when its file changes (an edit, or a Kubernetes ConfigMap update), as SIGHUP \
+            and POST /reload do.
+            """)
+    var watchConfig = false
+
     func run() async throws {
         LoggingSetup.bootstrap(level: options.logLevel, format: options.logFormat)
         let logger = Logger(label: "petrel")
@@ -27,7 +34,12 @@ struct RunCommand: AsyncParsableCommand {
             "starting petrel",
             metadata: ["config": "\(options.config)", "components": "\(config.components.count)"])
         do {
-            try await PetrelApplication(config: config, recordCodec: BufferRecordCodec(), logger: logger).run()
+            let source = ConfigReloader.Source(
+                file: options.config, watchInterval: watchConfig ? .seconds(1) : nil,
+                load: { [path = options.config] () throws(ConfigLoadError) in try loader.load(file: path) })
+            try await PetrelApplication(
+                config: config, recordCodec: BufferRecordCodec(), logger: logger, reloadFrom: source
+            ).run()
         } catch let stopped as StoppedBySecondSignal {
             // Not a clean drain: the status says so, as a shell reports a process the signal killed.
             logger.warning("petrel stopped: \(stopped)")

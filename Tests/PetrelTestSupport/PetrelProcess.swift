@@ -13,6 +13,8 @@ public final class PetrelProcess: @unchecked Sendable {
 
     public let configFile: URL
     public let apiPort: Int
+    /// Options after `run --config FILE` (`--watch-config`).
+    public var runOptions: [String] = []
     private var process: Process?
     private let log: URL
 
@@ -34,7 +36,7 @@ public final class PetrelProcess: @unchecked Sendable {
     public func start() async throws {
         let process = Process()
         process.executableURL = Self.binary
-        process.arguments = ["run", "--config", configFile.path]
+        process.arguments = ["run", "--config", configFile.path] + runOptions
         if !FileManager.default.fileExists(atPath: log.path) {
             _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         }

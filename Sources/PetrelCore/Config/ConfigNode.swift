@@ -23,6 +23,26 @@ public struct ConfigNode: Sendable {
         return entries.first { $0.key == key }?.node
     }
 
+    /// Whether the two say the same, wherever they are written: lines are ignored, and so is the order of the keys of
+    /// a mapping. A reload compares a component's configuration this way.
+    public func hasSameContent(as other: ConfigNode) -> Bool {
+        switch (value, other.value) {
+        case (.null, .null):
+            return true
+        case (.scalar(let left), .scalar(let right)):
+            return left == right
+        case (.sequence(let left), .sequence(let right)):
+            return left.count == right.count && zip(left, right).allSatisfy { $0.hasSameContent(as: $1) }
+        case (.mapping(let left), .mapping(let right)):
+            guard left.count == right.count else { return false }
+            return left.allSatisfy { entry in
+                right.first { $0.key == entry.key }.map { entry.node.hasSameContent(as: $0.node) } ?? false
+            }
+        default:
+            return false
+        }
+    }
+
     /// A word for the node's shape in error messages.
     public var kindName: String {
         switch value {

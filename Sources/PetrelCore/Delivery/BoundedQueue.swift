@@ -206,6 +206,12 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
         return element
     }
 
+    /// Counts one more producer: a reload wires a new component to a queue that is already running. Call it before
+    /// that producer's first `send`, and while another producer still holds the queue open.
+    public func producerAdded() {
+        state.withLock { $0.producers += 1 }
+    }
+
     /// Tells the queue one of its producers is done; after the last one the consumers drain it and end.
     public func producerFinished() {
         let receivers = state.withLock { state -> [Receiver] in

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Where a component's batches go: the input queues of every component reading from it.
 public struct Output: Sendable {
     /// One edge of the graph: a downstream queue and the signals its reader takes.
@@ -16,7 +18,9 @@ public struct Output: Sendable {
         }
     }
 
-    public let edges: [Edge]
+    /// The readers batches go to now; a reload may change them (`rewire(to:)`).
+    public var edges: [Edge] { routing.edges }
+    private let routing: OutputRouting
     private let telemetry: ComponentTelemetry
     /// The pipeline's memory limit, which a push source's server also counts request bodies against.
     public let memory: MemoryLimit?
@@ -28,7 +32,7 @@ public struct Output: Sendable {
     public init(
         edges: [Edge], telemetry: ComponentTelemetry, memory: MemoryLimit? = nil, abandon: ShutdownSignal? = nil
     ) {
-        self.edges = edges
+        self.routing = OutputRouting(edges: edges)
         self.telemetry = telemetry
         self.memory = memory
         self.abandon = abandon
@@ -46,6 +50,8 @@ public struct Output: Sendable {
     ///
     /// Each reader gets its own hold on the acknowledgement; a batch no reader takes is acknowledged here.
     public func send(_ envelope: Envelope) async throws {
+        let (edges, epoch) = routing.enter()
+        defer { routing.leave(epoch) }
         let targets = edges.filter { $0.accepts.contains(envelope.batch.signal) }
         let holds = acknowledgements(for: envelope, count: targets.count)
         for (edge, acknowledgement) in zip(targets, holds) {
@@ -69,6 +75,8 @@ public struct Output: Sendable {
         let envelope = Envelope(batch, acknowledgement: wait.makeAcknowledgement())
         if let memory, !memory.admits(envelope.bytes) { return nil }
         let weight = batch.eventCount
+        let (edges, epoch) = routing.enter()
+        defer { routing.leave(epoch) }
         let targets = edges.filter { $0.accepts.contains(batch.signal) }
         for (index, edge) in targets.enumerated() where !edge.queue.tryReserve(weight: weight) {
             for reserved in targets[..<index] { reserved.queue.release(weight: weight) }
@@ -87,6 +95,43 @@ public struct Output: Sendable {
         return wait
     }
 
+    /// Sends to `edges` from now on, as a reload that replaced readers asks; `complete()` on the result then tells the
+    /// queues left behind that this producer is done, once no send that took the old edges is under way, so that such
+    /// a queue gets nothing after it was told so.
+    ///
+    /// The output counts as a producer of each queue it feeds: a new queue hears of it before a batch can go there.
+    /// Nothing changes once `finish()` was called.
+    public func rewire(to edges: [Edge]) -> Rewiring {
+        let added = edges.filter { edge in !self.edges.contains { $0.queue === edge.queue } }
+        for edge in added { edge.queue.producerAdded() }
+        guard let (old, epoch) = routing.replace(with: edges) else {
+            for edge in added { edge.queue.producerFinished() }
+            return Rewiring(routing: routing, epoch: 0, left: [])
+        }
+        let left = old.filter { edge in !edges.contains { $0.queue === edge.queue } }
+        return Rewiring(routing: routing, epoch: epoch, left: left.map(\.queue))
+    }
+
+    /// The end of a `rewire(to:)`: the queues the output no longer feeds, told once the sends to them are done.
+    public struct Rewiring: Sendable {
+        fileprivate let routing: OutputRouting
+        fileprivate let epoch: UInt64
+        fileprivate let left: [BatchQueue]
+
+        /// Waits for the sends that took the old edges (or for cancellation), then finishes this producer on the
+        /// queues left behind.
+        public func complete() async {
+            guard !left.isEmpty else { return }
+            await routing.waitForSends(before: epoch)
+            for queue in left { queue.producerFinished() }
+        }
+    }
+
+    /// Tells every reader's queue that this producer is done; once, when the component that sends here ends.
+    public func finish() {
+        for edge in routing.finish() { edge.queue.producerFinished() }
+    }
+
     /// One hold per reader, all taken before any reader can give its back; none when no reader takes the batch.
     private func acknowledgements(for envelope: Envelope, count: Int) -> [Acknowledgement] {
         guard count > 0 else {
@@ -99,5 +144,102 @@ public struct Output: Sendable {
     private func count(_ envelope: Envelope) {
         telemetry.sentEvents.increment(by: envelope.batch.eventCount)
         telemetry.sentBytes.increment(by: envelope.bytes)
+    }
+}
+
+/// The edges of an output and the sends under way on them, counted by the edges' generation (epoch): a reload swaps
+/// the edges and then waits for the sends that took the old ones.
+final class OutputRouting: Sendable {
+    private struct State {
+        var edges: [Output.Edge]
+        var epoch: UInt64 = 0
+        /// Sends under way, per epoch of the edges they took.
+        var sending: [UInt64: Int] = [:]
+        var waiters: [(id: UInt64, epoch: UInt64, continuation: CheckedContinuation<Void, Never>)] = []
+        var nextWaiterID: UInt64 = 0
+        var finished = false
+
+        /// Whether no send that took edges older than `epoch` is under way.
+        func drained(before epoch: UInt64) -> Bool {
+            !sending.keys.contains { $0 < epoch }
+        }
+    }
+
+    private let state: Mutex<State>
+
+    init(edges: [Output.Edge]) {
+        state = Mutex(State(edges: edges))
+    }
+
+    var edges: [Output.Edge] { state.withLock { $0.edges } }
+
+    /// The edges to send to, and the epoch to give back to `leave` when the send is done.
+    func enter() -> ([Output.Edge], UInt64) {
+        state.withLock { state in
+            state.sending[state.epoch, default: 0] += 1
+            return (state.edges, state.epoch)
+        }
+    }
+
+    func leave(_ epoch: UInt64) {
+        let ready = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.sending[epoch]! -= 1
+            if state.sending[epoch] == 0 { state.sending[epoch] = nil }
+            let (ready, waiting) = split(state.waiters) { state.drained(before: $0.epoch) }
+            state.waiters = waiting
+            return ready.map(\.continuation)
+        }
+        for continuation in ready { continuation.resume() }
+    }
+
+    /// Swaps in `edges`; returns the old ones and the new epoch, or nil once finished.
+    func replace(with edges: [Output.Edge]) -> ([Output.Edge], UInt64)? {
+        state.withLock { state in
+            guard !state.finished else { return nil }
+            let old = state.edges
+            state.edges = edges
+            state.epoch += 1
+            return (old, state.epoch)
+        }
+    }
+
+    func waitForSends(before epoch: UInt64) async {
+        let id = state.withLock { state in
+            state.nextWaiterID += 1
+            return state.nextWaiterID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let drained = state.withLock { state in
+                    if state.drained(before: epoch) || Task.isCancelled { return true }
+                    state.waiters.append((id, epoch, continuation))
+                    return false
+                }
+                if drained { continuation.resume() }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state in
+                state.waiters.firstIndex { $0.id == id }.map { state.waiters.remove(at: $0) }
+            }
+            waiter?.continuation.resume()
+        }
+    }
+
+    /// The edges to tell that the producer is done; empty after the first call.
+    func finish() -> [Output.Edge] {
+        state.withLock { state in
+            guard !state.finished else { return [] }
+            state.finished = true
+            return state.edges
+        }
+    }
+
+    private func split<T>(_ items: [T], by belongs: (T) -> Bool) -> (matching: [T], rest: [T]) {
+        var matching: [T] = []
+        var rest: [T] = []
+        for item in items {
+            if belongs(item) { matching.append(item) } else { rest.append(item) }
+        }
+        return (matching, rest)
     }
 }
