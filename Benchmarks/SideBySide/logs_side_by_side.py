@@ -13,13 +13,26 @@ JSON object per line (the message and the file it came from) to a file, the one 
   syslog-ng-core conflicts with rsyslog, so the harness runs it from its .deb unpacked with `dpkg-deb -x`
   (`--syslog-ng-root`, made by `apt-get download syslog-ng-core && dpkg-deb -x syslog-ng-core_*.deb DIR`).
 
+With `--parse-json`, every line's message is a JSON object (`{"ts":…,"level":"INFO","msg":…,…}`, ~250 bytes a line)
+and each agent parses it, reshapes it and writes the parsed fields back as one JSON object per line:
+
+- Petrel: `kubernetes_logs` → `remap` (`parse_json` the message, `msg` becomes the message, drop `trace_id`,
+  downcase `level`, the record's timestamp from `ts` with `parse_timestamp`) → `file` sink;
+- rsyslog: `imfile` → `parse_json()` of the body after the CRI prefix (the json-c parse `mmjsonparse` does; that
+  module reads `msg` from its first byte, which here is the CRI timestamp) → `unset $!trace_id`,
+  `set $!level = tolower($!level)` → `omfile` with the template `%$!all-json%` (rsyslog cannot set a message's
+  timestamp from a field, so `ts` stays a field);
+- syslog-ng: `wildcard-file()` → `json-parser(prefix(".json."))` → `unset(value(".json.trace_id"))`,
+  `set("$(lowercase ${.json.level})" value(".json.level"))`, `date-parser(template("${.json.ts}"))` →
+  `file()` with `$(format-json --scope dot-nv-pairs --rekey .json.* --shift 6)`.
+
 For each run: lines per CPU-second (input lines divided by the agent's utime+stime from /proc/PID/stat, from start
 until every line is in the output), MiB/s of input over the wall time, and peak RSS (VmHWM). Runs rotate the order
 of the agents. Prints a Markdown table of medians and writes every figure as JSON to --out.
 
 Usage (from the repository root, after `swift build -c release --product petrel`):
     Benchmarks/SideBySide/logs_side_by_side.py --petrel .build/release/petrel --syslog-ng-root /opt/syslog-ng \\
-        [--runs 3] [--pods 20] [--lines-per-pod 100000]
+        [--runs 3] [--pods 20] [--lines-per-pod 100000] [--parse-json]
 """
 import argparse
 import datetime
@@ -37,8 +50,17 @@ WORDS = ["GET", "/api/v1/orders", "200", "user=4711", "latency_ms=12", "trace_id
          "level=info", "msg=\"request served\"", "bytes=5120", "region=eu-west-1"]
 
 
-def write_pods(root, pods, lines_per_pod):
-    """CRI lines of realistic size (~160 bytes), every one unique by its sequence number."""
+def json_message(pod, line, at):
+    """A structured application log line: what `--parse-json` gives every agent to parse."""
+    return json.dumps({
+        "ts": at.strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z", "level": ["INFO", "WARN", "ERROR", "DEBUG"][line % 4],
+        "msg": "request served", "pod": pod, "seq": line, "method": "GET", "path": f"/api/v1/orders/{line % 977}",
+        "status": 200, "latency_ms": line % 97, "user": "4711", "trace_id": f"{pod:08x}{line:024x}",
+    }, separators=(",", ":"))
+
+
+def write_pods(root, pods, lines_per_pod, parse_json=False):
+    """CRI lines of realistic size (~160 bytes, ~290 with JSON messages), every one unique by its sequence number."""
     start = datetime.datetime(2026, 12, 6, 12, 0, 0, tzinfo=datetime.timezone.utc)
     total_bytes = 0
     for pod in range(pods):
@@ -50,8 +72,11 @@ def write_pods(root, pods, lines_per_pod):
             for line in range(lines_per_pod):
                 at = start + datetime.timedelta(microseconds=line * 10)
                 stamp = at.strftime("%Y-%m-%dT%H:%M:%S.%f") + "123Z"
-                message = " ".join(WORDS[(line + i) % len(WORDS)] for i in range(6))
-                chunk.append(f"{stamp} stdout F pod={pod} seq={line} {message}\n")
+                if parse_json:
+                    chunk.append(f"{stamp} stdout F {json_message(pod, line, at)}\n")
+                else:
+                    message = " ".join(WORDS[(line + i) % len(WORDS)] for i in range(6))
+                    chunk.append(f"{stamp} stdout F pod={pod} seq={line} {message}\n")
                 if len(chunk) == 10000:
                     text = "".join(chunk)
                     total_bytes += len(text)
@@ -87,6 +112,19 @@ def count_lines(path):
     return count
 
 
+PETREL_REMAP = """transforms:
+  shape:
+    type: remap
+    inputs: [pods]
+    source: |
+      . |= object!(parse_json!(.message))
+      .message = del(.msg)
+      del(.trace_id)
+      .level = downcase!(.level)
+      .timestamp = parse_timestamp!(del(.ts), "%+")
+"""
+
+
 def petrel_command(args, pods_root, work, out):
     config = os.path.join(work, "petrel.yaml")
     with open(config, "w") as f:
@@ -97,14 +135,29 @@ sources:
     type: kubernetes_logs
     pods_root: {pods_root}
     kubernetes_api: {{ enabled: false }}
-sinks:
+{PETREL_REMAP if args.parse_json else ""}sinks:
   out:
     type: file
-    inputs: [pods]
+    inputs: [{"shape" if args.parse_json else "pods"}]
     path: {out}
     fsync: 1s
 """)
     return [args.petrel, "run", "--config", config], {}
+
+
+RSYSLOG_PLAIN = """action(type="omfile" file="{out}" template="json" asyncWriting="on" flushOnTXEnd="off" \
+ioBufferSize="256k")
+"""
+# mmjsonparse parses `msg` from its first byte (after a fixed cookie), and imfile's `msg` is the whole CRI line, so it
+# cannot reach the JSON body; RainerScript's parse_json() is the same json-c parse on any string. The CRI prefix has
+# a fixed width in these files (40 bytes), so a substring cuts it: cheaper than parsing CRI as Petrel does.
+RSYSLOG_PARSE = """template(name="parsed" type="string" string="%$!all-json%\\n")
+if parse_json(substring($msg, 40, 1000000), "\\$!") == 0 then {{
+  unset $!trace_id;
+  set $!level = tolower($!level);
+}}
+action(type="omfile" file="{out}" template="parsed" asyncWriting="on" flushOnTXEnd="off" ioBufferSize="256k")
+"""
 
 
 def rsyslog_command(args, pods_root, work, out):
@@ -118,9 +171,24 @@ template(name="json" type="list") {{
   constant(value="\\"}}\\n")
 }}
 input(type="imfile" file="{pods_root}/*/*/*.log" tag="k8s" addMetadata="on" readMode="0")
-action(type="omfile" file="{out}" template="json" asyncWriting="on" flushOnTXEnd="off" ioBufferSize="256k")
-""")
+{(RSYSLOG_PARSE if args.parse_json else RSYSLOG_PLAIN).format(out=out)}""")
     return [args.rsyslogd, "-n", "-f", config, "-i", os.path.join(work, "rsyslog.pid")], {}
+
+
+SYSLOG_NG_PLAIN = """destination d_out {{ file("{out}" template("$(format-json message=$MESSAGE file=$FILE_NAME)\\n")); }};
+log {{ source(s_pods); destination(d_out); }};
+"""
+# json-parser reads the body after the CRI prefix (fixed width here, as for rsyslog); format-json writes the parsed
+# fields back without their prefix.
+SYSLOG_NG_PARSE = """parser p_json {{ json-parser(template("$(substr ${{MESSAGE}} 40)") prefix(".json.")); }};
+rewrite r_shape {{
+  unset(value(".json.trace_id"));
+  set("$(lowercase ${{.json.level}})" value(".json.level"));
+}};
+parser p_time {{ date-parser(format("%Y-%m-%dT%H:%M:%S.%f%z") template("${{.json.ts}}")); }};
+destination d_out {{ file("{out}" template("$(format-json --key .json.* --rekey .json.* --shift 6)\\n")); }};
+log {{ source(s_pods); parser(p_json); rewrite(r_shape); parser(p_time); destination(d_out); }};
+"""
 
 
 def syslog_ng_command(args, pods_root, work, out):
@@ -133,9 +201,7 @@ source s_pods {{
   wildcard-file(base-dir("{pods_root}") filename-pattern("*.log") recursive(yes) flags(no-parse)
                 follow-freq(1) max-files(100) log-fetch-limit(1000) log-iw-size(100000));
 }};
-destination d_out {{ file("{out}" template("$(format-json message=$MESSAGE file=$FILE_NAME)\\n")); }};
-log {{ source(s_pods); destination(d_out); }};
-""")
+{(SYSLOG_NG_PARSE if args.parse_json else SYSLOG_NG_PLAIN).format(out=out)}""")
     libraries = os.path.join(root, "usr/lib/syslog-ng")
     command = [os.path.join(root, "usr/sbin/syslog-ng"), "-F", "-f", config,
                f"--module-path={libraries}/3.38", f"--persist-file={work}/syslog-ng.persist",
@@ -182,7 +248,8 @@ def run_once(args, agent, pods_root, expected, input_bytes, scratch):
     }
     if lines < expected:
         result["incomplete"] = True
-    shutil.rmtree(work, ignore_errors=True)
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
     return result
 
 
@@ -196,13 +263,16 @@ def main():
     parser.add_argument("--pods", type=int, default=20)
     parser.add_argument("--lines-per-pod", type=int, default=100000)
     parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument("--parse-json", action="store_true",
+                        help="JSON messages, parsed and reshaped by each agent (see the module's description)")
+    parser.add_argument("--keep", action="store_true", help="keep the files and each agent's output, to check them")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     agents = args.agents.split(",")
     scratch = tempfile.mkdtemp(prefix="logs-side-by-side-")
     try:
         pods_root = os.path.join(scratch, "pods")
-        input_bytes = write_pods(pods_root, args.pods, args.lines_per_pod)
+        input_bytes = write_pods(pods_root, args.pods, args.lines_per_pod, args.parse_json)
         expected = args.pods * args.lines_per_pod
         print(f"{expected} lines, {input_bytes / (1 << 20):.1f} MiB in {args.pods} files", file=sys.stderr)
         runs = []
@@ -213,7 +283,10 @@ def main():
                 print(json.dumps(result), file=sys.stderr)
                 runs.append(result)
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        if args.keep:
+            print(f"kept {scratch}", file=sys.stderr)
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
     print("| agent | lines per CPU-second | MiB/s | peak RSS (MiB) | complete runs |")
     print("| --- | --- | --- | --- | --- |")
     for agent in agents:
@@ -227,7 +300,7 @@ def main():
     if args.out:
         with open(args.out, "w") as f:
             json.dump({"machine": os.uname().release, "pods": args.pods, "lines_per_pod": args.lines_per_pod,
-                       "runs": runs}, f, indent=1)
+                       "parse_json": args.parse_json, "runs": runs}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -342,6 +342,56 @@ import Testing
         #expect(try Self.run(#"encode_json({"a": 1}, pretty: true)"#).value == .string("{\n  \"a\": 1\n}"))
     }
 
+    /// The parser's fast paths (strings without escapes read in place, objects built at their final size) and the
+    /// slow ones behind them give the same values.
+    @Test func jsonStringsAndObjectsInPlace() throws {
+        #expect(
+            try Self.run(#"parse_json!("\"plain then \\\"quoted\\\" and \\n\"")"#).value
+                == .string("plain then \"quoted\" and \n"))
+        #expect(try Self.run(#"parse_json!("{\"a\": 1, \"a\": 2}")"#).value == Self.json(#"{"a": 2}"#))
+        let nested = try Self.run(
+            #"parse_json!("{\"a\": {\"b\": {\"c\": [1, {\"d\": null}]}, \"e\": \"f\"}, \"g\": {}}")"#
+        ).value
+        #expect(
+            nested
+                == .object([
+                    "a": .object([
+                        "b": .object(["c": .array([.integer(1), .object(["d": .null])])]), "e": .string("f"),
+                    ]), "g": .object([:]),
+                ]))
+        // An escaped tab, then a raw one (JSON refuses control characters in strings).
+        #expect(try Self.run(#"parse_json("\"a\\tb\"") ?? "fallback""#).value == .string("a\tb"))
+        #expect(try Self.run(#"parse_json("\"a\tb\"") ?? "fallback""#).value == .string("fallback"))
+        #expect(try Self.run(#"parse_json("{\"a\": \"b\", \"c\": \"d") ?? "fallback""#).value == .string("fallback"))
+    }
+
+    /// `. |=` merges into the event where it is; the right side sees the event as it was before.
+    @Test func mergeIntoTheEvent() throws {
+        let result = try Self.run(#". |= {"copy": .a, "a": 2}"#, event: #"{"a": 1, "b": "x"}"#)
+        #expect(result.event == Self.json(#"{"a": 2, "b": "x", "copy": 1}"#))
+        #expect(result.value == result.event)
+        #expect(throws: RemapRuntimeError.self) {
+            try Self.run(#". |= object!(parse_json!(.m))"#, event: #"{"m": "[1]"}"#)
+        }
+    }
+
+    /// Timestamps written as RFC 3339 with as many fraction digits as they need, in JSON and as text.
+    @Test func timestampsAsText() throws {
+        #expect(
+            try Self.run(#"encode_json([t'2021-02-11T10:32:50Z', t'2021-02-11T10:32:50.5Z'])"#).value
+                == .string(#"["2021-02-11T10:32:50Z","2021-02-11T10:32:50.500Z"]"#))
+        #expect(
+            try Self.run(#"to_string(t'1969-12-31T23:59:59.000001Z')"#).value == .string("1969-12-31T23:59:59.000001Z"))
+        #expect(
+            try Self.run(#"to_string(t'2021-02-11T10:32:50.553955473Z')"#).value
+                == .string("2021-02-11T10:32:50.553955473Z"))
+        #expect(
+            try Self.run(#"parse_timestamp("2021-02-11T10:32:50.1+02:00", "%+") ?? "fallback""#).value
+                == .timestamp(1_613_032_370_100_000_000))
+        #expect(
+            try Self.run(#"parse_timestamp("2021-02-11X10:32:50Z", "%+") ?? "fallback""#).value == .string("fallback"))
+    }
+
     @Test func parseSyslogRFC5424() throws {
         let program = #"""
             parse_syslog!("<13>1 2020-03-13T20:45:38.119Z dynamicwireless.name non 2426 ID931 [exampleSDID@32473 iut=\"3\" eventSource= \"Application\" eventID=\"1011\"] Try to override the THX port, maybe it will reboot the neural interface!")

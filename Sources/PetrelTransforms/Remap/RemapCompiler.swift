@@ -281,7 +281,9 @@ struct RemapCompiler {
         _ target: RemapQuery, _ errorTarget: RemapQuery?, merge: Bool, _ valueNode: RemapNode, _ span: RemapSpan
     ) -> Compiled {
         var value = expression(valueNode)
-        if merge {
+        if merge, target.root == .event, target.segments.isEmpty {
+            value = mergeIntoEvent(value, span)
+        } else if merge {
             let current = read(target, span)
             value = mergeObjects(current, value, span)
         }
@@ -431,6 +433,34 @@ struct RemapCompiler {
             }, kind: .object,
             fallibility: left.fallibility ?? right.fallibility
                 ?? (known
+                    ? nil : Fallibility(span: span, hint: "both sides of a merge must be objects; this may not be one"))
+        )
+    }
+
+    /// `. |= value`: the value's fields merged into the event where it is, rather than into a copy of it.
+    ///
+    /// As in VRL, the value is evaluated first and then merged into the event as it is at that point.
+    private mutating func mergeIntoEvent(_ right: Compiled, _ span: RemapSpan) -> Compiled {
+        let rightEvaluate = right.evaluate
+        let place = location(span)
+        return Compiled(
+            evaluate: { state in
+                guard case .object(var other) = try rightEvaluate(&state), case .object(var fields) = state.event
+                else { throw RemapRuntimeError("can't merge non-objects at (\(place))") }
+                state.event = .null
+                if other.count > fields.count {
+                    // A parsed body is usually larger than the event it goes into: the event's fields go into it
+                    // instead (where it has no field of the same name), so that fewer keys are hashed.
+                    other.merge(fields) { current, _ in current }
+                    fields = other
+                } else {
+                    fields.merge(other) { $1 }
+                }
+                state.event = .object(fields)
+                return state.event
+            }, kind: .object,
+            fallibility: right.fallibility
+                ?? (right.kind.isSubset(of: .object)
                     ? nil : Fallibility(span: span, hint: "both sides of a merge must be objects; this may not be one"))
         )
     }

@@ -33,7 +33,11 @@ enum RemapJSON {
                 output += String(value).utf8
             }
         case .string(let value): quote(value, into: &output)
-        case .timestamp, .regex: quote(value.text, into: &output)
+        case .timestamp(let value):
+            output.append(UInt8(ascii: "\""))
+            RemapTime.rfc3339(value, into: &output)
+            output.append(UInt8(ascii: "\""))
+        case .regex(let regex): quote(regex.pattern, into: &output)
         case .array(let values):
             if values.isEmpty {
                 output += "[]".utf8
@@ -75,38 +79,67 @@ enum RemapJSON {
 
     private static func quote(_ text: String, into output: inout [UInt8]) {
         output.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): output += [92, 34]
-            case UInt8(ascii: "\\"): output += [92, 92]
-            case UInt8(ascii: "\n"): output += [92, 110]
-            case UInt8(ascii: "\r"): output += [92, 114]
-            case UInt8(ascii: "\t"): output += [92, 116]
-            case 0..<0x20:
-                let digits = Array("0123456789abcdef".utf8)
-                output += [92, 117, 48, 48, digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]]
-            default: output.append(byte)
+        // Runs of bytes that need no escape are copied at once, not byte by byte.
+        var text = text
+        text.withUTF8 { bytes in
+            var start = 0
+            for index in 0..<bytes.count {
+                let byte = bytes[index]
+                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+                output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<index]))
+                start = index + 1
+                switch byte {
+                case UInt8(ascii: "\""): output += [92, 34]
+                case UInt8(ascii: "\\"): output += [92, 92]
+                case UInt8(ascii: "\n"): output += [92, 110]
+                case UInt8(ascii: "\r"): output += [92, 114]
+                case UInt8(ascii: "\t"): output += [92, 116]
+                default: output += [92, 117, 48, 48, hexDigit(byte >> 4), hexDigit(byte & 0x0F)]
+                }
             }
+            output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start...]))
         }
         output.append(UInt8(ascii: "\""))
     }
 
+    private static func hexDigit(_ value: UInt8) -> UInt8 {
+        value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10
+    }
+
     /// Parses one JSON document; integers that fit 64 bits stay integers.
     static func parse(_ text: String, maxDepth: Int = 128) throws(ParseError) -> RemapValue {
-        var reader = Reader(bytes: Array(text.utf8), maxDepth: maxDepth)
-        reader.skipWhitespace()
-        let value = try reader.value(depth: 1)
-        reader.skipWhitespace()
-        guard reader.index == reader.bytes.count else { throw reader.failure("trailing characters") }
-        return value
+        // Read in place from the string's UTF-8 storage: no copy of the text per parse.
+        var text = text
+        let result = text.withUTF8 { bytes -> Result<RemapValue, ParseError> in
+            var reader = Reader(bytes: bytes, maxDepth: maxDepth)
+            do throws(ParseError) {
+                reader.skipWhitespace()
+                let value = try reader.value(depth: 1)
+                reader.skipWhitespace()
+                guard reader.index == bytes.count else { throw reader.failure("trailing characters") }
+                return .success(value)
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
+    /// A field read but not yet in its object's dictionary (a struct, where a tuple would be generic at runtime).
+    private struct PendingField {
+        var key: String
+        var value: RemapValue
     }
 
     private struct Reader {
-        let bytes: [UInt8]
+        let bytes: UnsafeBufferPointer<UInt8>
         let maxDepth: Int
         var index = 0
+        /// The fields of the objects being read, innermost last: one buffer for the whole document, so that each
+        /// object's dictionary is made once at its final size rather than grown key by key.
+        var pending: [PendingField] = []
 
-        init(bytes: [UInt8], maxDepth: Int) {
+        init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
             self.bytes = bytes
             self.maxDepth = maxDepth
         }
@@ -116,7 +149,11 @@ enum RemapJSON {
         }
 
         mutating func skipWhitespace() {
-            while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 }
+            while index < bytes.count {
+                let byte = bytes[index]
+                guard byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 else { return }
+                index += 1
+            }
         }
 
         mutating func value(depth: Int) throws(ParseError) -> RemapValue {
@@ -125,12 +162,12 @@ enum RemapJSON {
             case UInt8(ascii: "{"):
                 guard depth <= maxDepth else { throw failure("exceeded max depth of \(maxDepth)") }
                 index += 1
-                var fields: [String: RemapValue] = [:]
                 skipWhitespace()
                 if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
                     index += 1
-                    return .object(fields)
+                    return .object([:])
                 }
+                let first = pending.count
                 while true {
                     skipWhitespace()
                     guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
@@ -141,7 +178,8 @@ enum RemapJSON {
                     guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw failure("expected `:`") }
                     index += 1
                     skipWhitespace()
-                    fields[key] = try value(depth: depth + 1)
+                    let value = try value(depth: depth + 1)
+                    pending.append(PendingField(key: key, value: value))
                     skipWhitespace()
                     guard index < bytes.count else { throw failure("EOF while parsing an object") }
                     if bytes[index] == UInt8(ascii: ",") {
@@ -150,6 +188,11 @@ enum RemapJSON {
                     }
                     guard bytes[index] == UInt8(ascii: "}") else { throw failure("expected `,` or `}`") }
                     index += 1
+                    var fields: [String: RemapValue] = [:]
+                    fields.reserveCapacity(pending.count - first)
+                    // A repeated key keeps its last value.
+                    for field in pending[first...] { fields[field.key] = field.value }
+                    pending.removeSubrange(first...)
                     return .object(fields)
                 }
             case UInt8(ascii: "["):
@@ -218,7 +261,7 @@ enum RemapJSON {
                 for byte in bytes[digitsStart..<index] { integer = integer * 10 + Int64(byte - UInt8(ascii: "0")) }
                 return .integer(start == digitsStart ? integer : -integer)
             }
-            let text = String(decoding: bytes[start..<index], as: UTF8.self)
+            let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
             if !isFloat, let integer = Int64(text) { return .integer(integer) }
             guard let double = Double(text) else { throw failure("invalid number") }
             return .float(double)
@@ -226,7 +269,18 @@ enum RemapJSON {
 
         mutating func string() throws(ParseError) -> String {
             index += 1
-            var output: [UInt8] = []
+            let start = index
+            // Most strings have no escapes: made straight from the input, without a buffer in between.
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "\"") {
+                    index += 1
+                    return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index - 1]), as: UTF8.self)
+                }
+                if byte == UInt8(ascii: "\\") || byte < 0x20 { break }
+                index += 1
+            }
+            var output = Array(bytes[start..<index])
             while index < bytes.count {
                 let byte = bytes[index]
                 index += 1
@@ -268,7 +322,8 @@ enum RemapJSON {
 
         mutating func hex4() throws(ParseError) -> UInt32 {
             guard index + 4 <= bytes.count,
-                let code = UInt32(String(decoding: bytes[index..<index + 4], as: UTF8.self), radix: 16)
+                let code = UInt32(
+                    String(decoding: UnsafeBufferPointer(rebasing: bytes[index..<index + 4]), as: UTF8.self), radix: 16)
             else { throw failure("invalid unicode escape") }
             index += 4
             return code

@@ -99,12 +99,15 @@ extension RemapValue {
     }
 
     /// Removes the value at `segments` and returns it; with `compact`, containers left empty are removed too.
+    ///
+    /// The container is taken out of `self` before it changes, so that it is changed in place rather than copied.
     @discardableResult
     mutating func remove(_ segments: ArraySlice<RemapSegment>, compact: Bool = false) -> RemapValue? {
         guard let segment = segments.first else { return nil }
         let last = segments.count == 1
-        switch (segment, self) {
-        case (.field(let name), .object(var fields)):
+        switch segment {
+        case .field(let name):
+            guard case .object(var fields) = self else { return nil }
             self = .null
             let removed: RemapValue?
             if last {
@@ -115,7 +118,8 @@ extension RemapValue {
             }
             self = .object(fields)
             return removed
-        case (.index(let index), .array(var values)):
+        case .index(let index):
+            guard case .array(var values) = self else { return nil }
             let position = index < 0 ? values.count + index : index
             guard values.indices.contains(position) else { return nil }
             self = .null
@@ -128,8 +132,6 @@ extension RemapValue {
             }
             self = .array(values)
             return removed
-        default:
-            return nil
         }
     }
 

@@ -81,11 +81,54 @@ enum RemapTime {
 
     /// RFC 3339 in UTC with as many fraction digits as needed in groups of three (chrono's `AutoSi`).
     static func rfc3339(_ nanoseconds: Int64) -> String {
+        var output: [UInt8] = []
+        output.reserveCapacity(30)
+        rfc3339(nanoseconds, into: &output)
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    /// The same, written as bytes: encoders append it without making a text per part.
+    static func rfc3339(_ nanoseconds: Int64, into output: inout [UInt8]) {
         let fields = Fields(nanoseconds: nanoseconds, offset: 0)
-        var text =
-            pad(fields.year, 4) + "-" + pad(fields.month, 2) + "-" + pad(fields.day, 2) + "T" + pad(fields.hour, 2)
-        text += ":" + pad(fields.minute, 2) + ":" + pad(fields.second, 2) + fraction(fields.nanosecond, digits: nil)
-        return text + "Z"
+        if (0...9999).contains(fields.year) {
+            appendDigits(fields.year, width: 4, to: &output)
+        } else {
+            output += pad(fields.year, 4).utf8
+        }
+        output.append(UInt8(ascii: "-"))
+        appendDigits(fields.month, width: 2, to: &output)
+        output.append(UInt8(ascii: "-"))
+        appendDigits(fields.day, width: 2, to: &output)
+        output.append(UInt8(ascii: "T"))
+        appendDigits(fields.hour, width: 2, to: &output)
+        output.append(UInt8(ascii: ":"))
+        appendDigits(fields.minute, width: 2, to: &output)
+        output.append(UInt8(ascii: ":"))
+        appendDigits(fields.second, width: 2, to: &output)
+        let nanosecond = fields.nanosecond
+        if nanosecond != 0 {
+            output.append(UInt8(ascii: "."))
+            if nanosecond % 1_000_000 == 0 {
+                appendDigits(nanosecond / 1_000_000, width: 3, to: &output)
+            } else if nanosecond % 1000 == 0 {
+                appendDigits(nanosecond / 1000, width: 6, to: &output)
+            } else {
+                appendDigits(nanosecond, width: 9, to: &output)
+            }
+        }
+        output.append(UInt8(ascii: "Z"))
+    }
+
+    /// `value` (from 0 to 10^width - 1) as exactly `width` digits, zero-padded.
+    private static func appendDigits(_ value: Int64, width: Int, to output: inout [UInt8]) {
+        var divisor: Int64 = 1
+        for _ in 1..<width { divisor *= 10 }
+        var rest = value
+        while divisor > 0 {
+            output.append(UInt8(truncatingIfNeeded: 48 + rest / divisor))
+            rest %= divisor
+            divisor /= 10
+        }
     }
 
     static func pad(_ value: Int64, _ width: Int, with filler: Character = "0") -> String {
@@ -114,7 +157,7 @@ enum RemapTime {
 
     /// Parses RFC 3339 (`2021-02-11T10:32:50.553955473Z`, `...+02:00`, a space for `T` allowed).
     static func parseRFC3339(_ text: String) -> Int64? {
-        try? rfc3339Format?.parse(text.replacingFirstSpace(), defaultOffset: 0)
+        try? rfc3339Format?.parse(text.utf8.contains(32) ? text.replacingFirstSpace() : text, defaultOffset: 0)
     }
 
     private static let rfc3339Format = try? Format("%Y-%m-%dT%H:%M:%S%.f%:z")
@@ -326,8 +369,9 @@ enum RemapTime {
             var pm: Bool?
             var hour12: Int64?
             var unixSeconds: Int64?
+            // Made only when the text does not match: the message quotes the text, which costs an allocation.
+            var fail: FormatError { FormatError(message: "input \"\(text)\" does not match the format") }
             for item in items {
-                let fail = FormatError(message: "input \"\(text)\" does not match the format")
                 switch item {
                 case .literal(let bytes):
                     for byte in bytes {

@@ -38,7 +38,7 @@ public struct RemapTransform: Transform {
             var state = Self.state(of: record, metadata: config.program.usesMetadata)
             do {
                 _ = try config.program.run(&state)
-                kept.append(Self.record(from: state, original: record, metadata: config.program.usesMetadata))
+                kept.append(Self.record(from: &state, original: record, metadata: config.program.usesMetadata))
             } catch {
                 if !error.isAbort {
                     failed += 1
@@ -88,9 +88,11 @@ public struct RemapTransform: Transform {
     /// The record after the program: the top-level keys back into their places, the rest into fields.
     ///
     /// A removed `.message` or `.severity` becomes empty; a removed or unreadable `.timestamp` keeps the original.
-    static func record(from state: RemapState, original: LogRecord, metadata: Bool) -> LogRecord {
+    /// The state is emptied on the way, so that the event's fields are taken from it rather than copied.
+    static func record(from state: inout RemapState, original: LogRecord, metadata: Bool) -> LogRecord {
         var record = original
         guard case .object(var fields) = state.event else { return original }
+        state.event = .null
         record.message = fields.removeValue(forKey: "message")?.text ?? ""
         switch fields.removeValue(forKey: "timestamp") {
         case .timestamp(let value)?: record.timestamp = value
@@ -101,6 +103,7 @@ public struct RemapTransform: Transform {
         record.severity = fields.removeValue(forKey: "severity")?.text ?? ""
         record.fields = fields.mapValues(\.anyValue)
         guard metadata, case .object(var meta) = state.metadata else { return record }
+        state.metadata = .null
         let resource = meta.removeValue(forKey: "resource")
         record.metadata = meta.compactMapValues { $0 == .null ? nil : $0.text }
         if case .object(var attributes)? = resource {
