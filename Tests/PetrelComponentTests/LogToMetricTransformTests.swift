@@ -153,7 +153,9 @@ import Testing
         var l2m = try transform(
             [
                 "max_series": 2, "expire_after": "60s",
-                "metrics": [["type": "counter", "field": "user", "name": "logins_total", "tags": ["user": "{{ fields.user }}"]]],
+                "metrics": [
+                    ["type": "counter", "field": "user", "name": "logins_total", "tags": ["user": "{{ fields.user }}"]]
+                ],
             ], clock: clock, wall: wall)
         _ = l2m.process(.logs(LogBatch(records: ["a", "b", "c", "a"].map { record(["user": .string($0)]) })), context)
         #expect(l2m.seriesCount == 2)
@@ -214,8 +216,13 @@ import Testing
             })
         #expect(
             errors([
-                "metrics": [["type": "counter", "field": "a", "name": "m"], ["type": "gauge", "field": "b", "name": "m"]]
+                "metrics": [
+                    ["type": "counter", "field": "a", "name": "m"], ["type": "gauge", "field": "b", "name": "m"],
+                ]
             ]).contains { $0.contains("already a counter") })
-        #expect(errors(["metrics": [["type": "counter", "field": "a", "colour": "red"]]]).contains { $0.contains("unknown key") })
+        #expect(
+            errors(["metrics": [["type": "counter", "field": "a", "colour": "red"]]]).contains {
+                $0.contains("unknown key")
+            })
     }
 }

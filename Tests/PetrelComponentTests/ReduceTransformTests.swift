@@ -34,7 +34,9 @@ import Testing
         return logs.records
     }
 
-    private func line(_ message: String, pod: String = "api-1", at second: Int64 = 0, _ fields: [String: AnyValue] = [:])
+    private func line(
+        _ message: String, pod: String = "api-1", at second: Int64 = 0, _ fields: [String: AnyValue] = [:]
+    )
         -> LogRecord
     {
         var all = fields

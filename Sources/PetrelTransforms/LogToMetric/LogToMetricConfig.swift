@@ -123,7 +123,8 @@ public struct LogToMetricConfig: Sendable {
         if let section = section.section("tags") {
             defer { section.finish() }
             for label in section.keys {
-                if !PrometheusLabelName.isValid(label) || label.hasPrefix("__") || (kind == .histogram && label == "le") {
+                if !PrometheusLabelName.isValid(label) || label.hasPrefix("__") || (kind == .histogram && label == "le")
+                {
                     section.error(label, "\"\(label)\" is not a label name this metric can have")
                     continue
                 }

@@ -39,8 +39,7 @@ struct LogToMetricSeries: Sendable {
     }
 
     /// Folds one record into every metric; returns why it did not count for those it did not.
-    mutating func observe(_ record: LogRecord, at instant: ContinuousClock.Instant, wallMilliseconds: Int64) -> [Skip]
-    {
+    mutating func observe(_ record: LogRecord, at instant: ContinuousClock.Instant, wallMilliseconds: Int64) -> [Skip] {
         var skips: [Skip] = []
         for (index, metric) in config.metrics.enumerated() {
             guard let value = Self.value(of: metric.field, in: record) else {
@@ -63,7 +62,9 @@ struct LogToMetricSeries: Sendable {
                     continue
                 }
                 var state = State(created: wallMilliseconds, lastUpdate: instant)
-                if metric.kind == .histogram { state.bucketCounts = Array(repeating: 0, count: metric.buckets.count + 1) }
+                if metric.kind == .histogram {
+                    state.bucketCounts = Array(repeating: 0, count: metric.buckets.count + 1)
+                }
                 series[key] = state
             }
             Self.update(&series[key]!, metric, number, at: instant)
