@@ -62,7 +62,6 @@ public struct LogToMetricConfig: Sendable {
     /// Reads the settings, reporting problems to `reader`; `nil` when any of them is invalid.
     public init?(from reader: ConfigReader) {
         self.init(metrics: [])
-        defer { reader.finish() }
         let errorCount = reader.diagnostics.errors.count
         maxSeries = reader.int("max_series", default: maxSeries, range: 1...10_000_000)
         expireAfter = reader.duration("expire_after", default: expireAfter)

@@ -43,7 +43,6 @@ public struct ReduceConfig: Sendable {
     /// Reads the settings, reporting problems to `reader`; `nil` when any of them is invalid.
     public init?(from reader: ConfigReader) {
         self.init()
-        defer { reader.finish() }
         let errorCount = reader.diagnostics.errors.count
         groupBy = reader.stringList("group_by") ?? []
         if groupBy.contains(where: \.isEmpty) { reader.error("group_by", "a field name cannot be empty") }
