@@ -22,6 +22,8 @@ public enum BuiltinComponents {
         ThrottleTransform.definition,
         SampleTransform.definition,
         SpanMetricsTransform.definition,
+        LogToMetricTransform.definition,
+        ReduceTransform.definition,
         TagTransform.definition,
         BlackholeSink.definition,
         RemoteWriteSink.definition,

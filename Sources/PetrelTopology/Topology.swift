@@ -418,6 +418,10 @@ public final class Topology: Service {
         _ transform: any Transform, input: BatchQueue, output: Output, named: [String: Output],
         context: TransformContext
     ) async throws {
+        if let holding = transform as? any HoldingTransform {
+            try await runHoldingTransform(holding, input: input, output: output, context: context)
+            return
+        }
         var transform = transform
         while true {
             guard let envelope = await input.next() else { return }
@@ -436,6 +440,72 @@ public final class Topology: Service {
             } else {
                 acknowledgement.acknowledge()
             }
+        }
+    }
+
+    /// Runs a transform that holds events across batches: it gets each envelope whole (it keeps or passes on the
+    /// acknowledgement itself) and a `flush` every `flushInterval` while waiting for input, and a final one once
+    /// the input ended, so what it still holds goes on before its readers are told it finished.
+    private static func runHoldingTransform<T: HoldingTransform>(
+        _ transform: T, input: BatchQueue, output: Output, context: TransformContext
+    ) async throws {
+        var transform = transform
+        let clock = ContinuousClock()
+        var nextFlush = clock.now + transform.flushInterval
+        // Cancelled (the shutdown deadline passed), it stops where it is: what it holds stays unacknowledged.
+        while !Task.isCancelled {
+            if clock.now >= nextFlush {
+                nextFlush = clock.now + transform.flushInterval
+                if let due = transform.flush(final: false, context) { try await output.send(due) }
+            }
+            let arrival = await Self.next(from: input, until: nextFlush, clock: clock)
+            switch arrival {
+            case .ended:
+                if let rest = transform.flush(final: true, context) { try await output.send(rest) }
+                return
+            case .timedOut:
+                continue
+            case .envelope(let envelope):
+                context.telemetry.receivedEvents.increment(by: envelope.batch.eventCount)
+                context.telemetry.receivedBytes.increment(by: envelope.bytes)
+                if let result = transform.process(envelope, context) { try await output.send(result) }
+            }
+        }
+    }
+
+    private enum Arrival: Sendable {
+        case envelope(Envelope)
+        case timedOut
+        case ended
+    }
+
+    /// The next envelope, or `.timedOut` at `deadline` if none came by then.
+    private static func next(from input: BatchQueue, until deadline: ContinuousClock.Instant, clock: ContinuousClock)
+        async -> Arrival
+    {
+        if let envelope = input.tryNext() { return .envelope(envelope) }
+        return await withTaskGroup(of: Arrival?.self) { group in
+            group.addTask {
+                let envelope = await input.next()
+                // A wait cancelled by the deadline also returns nil; the queue ends only for a wait that was not.
+                if let envelope { return .envelope(envelope) }
+                return Task.isCancelled ? nil : .ended
+            }
+            group.addTask {
+                try? await Task.sleep(until: deadline, clock: clock)
+                return .timedOut
+            }
+            // The first to finish decides; an envelope taken just as the deadline passed is still delivered.
+            var result: Arrival = .timedOut
+            var first = true
+            for await arrival in group {
+                if first { group.cancelAll() }
+                first = false
+                guard let arrival else { continue }
+                if case .timedOut = arrival { continue }
+                result = arrival
+            }
+            return result
         }
     }
 }

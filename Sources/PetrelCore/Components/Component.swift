@@ -42,6 +42,30 @@ extension Transform {
     public mutating func takeNamedOutputBatches() -> [(output: String, batch: EventBatch)] { [] }
 }
 
+/// A transform that keeps events across batches (`reduce`'s open groups, `log_to_metric`'s series) and sends on what
+/// it made of them later, also on a timer of its own.
+///
+/// It takes each batch with its acknowledgement and hands back one with the acknowledgements of everything in it
+/// (`Acknowledgement.combining`), so a record merged into one sent later holds its source's checkpoint until then.
+/// The topology calls `flush` every `flushInterval`, and once with `final` after the input ended.
+public protocol HoldingTransform: Transform {
+    /// How often the topology calls `flush` while the input runs.
+    var flushInterval: Duration { get }
+
+    /// Takes a batch and the acknowledgement it came with; returns what to send on now, if anything.
+    mutating func process(_ envelope: consuming Envelope, _ context: TransformContext) -> Envelope?
+
+    /// What is due at this tick; with `final` (the input ended) everything still held.
+    mutating func flush(final: Bool, _ context: TransformContext) -> Envelope?
+}
+
+extension HoldingTransform {
+    /// A batch without an acknowledgement (tests, tools): what goes on now.
+    public mutating func process(_ batch: consuming EventBatch, _ context: TransformContext) -> EventBatch? {
+        process(Envelope(batch), context)?.batch
+    }
+}
+
 /// Takes batches out of the graph to a backend.
 public protocol Sink: Sendable {
     /// Consumes `input` until it ends, then flushes what it holds and returns.

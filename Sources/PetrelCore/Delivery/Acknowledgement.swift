@@ -58,6 +58,20 @@ public struct Acknowledgement: Sendable {
     }
 }
 
+extension Acknowledgement {
+    /// One hold standing for all of `holds`: acknowledging it acknowledges each of them once.
+    ///
+    /// A transform that merges records of several batches into one (`reduce`) sends it on with this, so every
+    /// source waits for the merged record. It waits for delivery when any of them does.
+    public static func combining(_ holds: [Acknowledgement]) -> Acknowledgement {
+        let tracked = holds.filter(\.isTracked)
+        if tracked.count <= 1 { return tracked.first ?? .none }
+        return Acknowledgement(untilDelivered: tracked.contains(where: \.waitsForDelivery)) {
+            for hold in tracked { hold.acknowledge() }
+        }
+    }
+}
+
 /// A wait for one batch's acknowledgement, for a source that answers its sender only once its batch is buffered.
 public final class AcknowledgementWait: Sendable {
     private enum State {
