@@ -232,8 +232,10 @@ private struct ComponentTasks: Sendable {
                             for namedOutput in named.values { Topology.finish(namedOutput) }
                         }
                         try await Topology.run(component) {
-                            try await Self.runTransform(
-                                transform, input: input, output: output, named: named, context: context)
+                            try await Self.runTicking(transform, input: input) {
+                                try await Self.runTransform(
+                                    transform, input: input, output: output, named: named, context: context)
+                            }
                         }
                     }
                 case .sink(let sink, _):
@@ -252,6 +254,25 @@ private struct ComponentTasks: Sendable {
                 }
             }
             try await group.waitForAll()
+        }
+    }
+
+    /// Runs `body` (a transform's loop) and, for a transform with a `tickInterval`, puts an empty batch in its input
+    /// that often until the loop ends, so that it can emit without input. The ticks go through the input queue so the
+    /// transform keeps one thread of control; an empty batch carries no events and no acknowledgement.
+    private static func runTicking(
+        _ transform: any Transform, input: BatchQueue, _ body: @escaping @Sendable () async throws -> Void
+    ) async throws {
+        guard let interval = transform.tickInterval else { return try await body() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while true {
+                    try await Task.sleep(for: interval)
+                    try await input.send(Envelope(.logs(LogBatch())))
+                }
+            }
+            defer { group.cancelAll() }
+            try await body()
         }
     }
 

@@ -30,6 +30,11 @@ public protocol Transform: Sendable {
 
     /// The batches the last `process` sent to named outputs, handed over: the transform keeps none of them.
     mutating func takeNamedOutputBatches() -> [(output: String, batch: EventBatch)]
+
+    /// For a transform that emits on time as well as on input (the `alert` transform resolves alerts no event
+    /// mentions any more): the topology hands it an empty batch this often, whether or not input arrives. Nil for
+    /// never.
+    var tickInterval: Duration? { get }
 }
 
 extension Transform {
@@ -40,6 +45,9 @@ extension Transform {
     public var namedOutputs: [String] { [] }
 
     public mutating func takeNamedOutputBatches() -> [(output: String, batch: EventBatch)] { [] }
+
+    /// Most transforms act on input only.
+    public var tickInterval: Duration? { nil }
 }
 
 /// Takes batches out of the graph to a backend.
