@@ -23,6 +23,7 @@ public enum BuiltinComponents {
         SampleTransform.definition,
         SpanMetricsTransform.definition,
         TagTransform.definition,
+        AlertTransform.definition,
         BlackholeSink.definition,
         RemoteWriteSink.definition,
         OTLPSink.definition,
@@ -32,6 +33,7 @@ public enum BuiltinComponents {
         VictoriaLogsSink.definition,
         ElasticsearchSink.definition,
         LokiSink.definition,
+        AlertmanagerSink.definition,
     ]
 
     /// The registry `petrel run` and `petrel validate` hand to the `ConfigLoader`.

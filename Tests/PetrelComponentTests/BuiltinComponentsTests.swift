@@ -11,7 +11,7 @@ import Testing
         }
         #expect(
             registry.types(of: .transform) == [
-                "dedupe", "filter", "relabel", "remap", "route", "sample", "span_metrics", "tag", "throttle",
+                "alert", "dedupe", "filter", "relabel", "remap", "route", "sample", "span_metrics", "tag", "throttle",
             ])
     }
 
