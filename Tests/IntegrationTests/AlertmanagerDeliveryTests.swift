@@ -124,7 +124,7 @@ import Testing
 
             // One notification per group from the cluster, not one per replica: wait past the second replica's turn.
             #expect(await eventually { webhook.firingGroups().count >= 2 })
-            try await Task.sleep(for: .seconds(6))
+            try await Task.sleep(for: .seconds(10))
             #expect(webhook.firingGroups() == [Self.shell, Self.write], "\(webhook.notifications())")
             // The same events flowed on as logs.
             let logged =
@@ -259,7 +259,7 @@ final class AlertmanagerReplica: @unchecked Sendable {
         process.arguments = [
             "--config.file=\(directory.path)/alertmanager.yml", "--storage.path=\(directory.path)/data",
             "--web.listen-address=127.0.0.1:\(webPort)", "--cluster.listen-address=127.0.0.1:\(clusterPort)",
-            "--cluster.peer=127.0.0.1:\(peerPort)", "--cluster.settle-timeout=2s", "--cluster.peer-timeout=2s",
+            "--cluster.peer=127.0.0.1:\(peerPort)", "--cluster.settle-timeout=2s", "--cluster.peer-timeout=5s",
             "--cluster.gossip-interval=100ms", "--cluster.pushpull-interval=2s", "--log.level=warn",
         ]
         let log = directory.appendingPathComponent("alertmanager.log")

@@ -28,23 +28,24 @@ import Testing
         return (transform, outcome.errors)
     }
 
-    private func transform(_ keys: KeyValuePairs<String, ComponentConfigValue>, stateFile: StateFile? = nil) throws
-        -> AlertTransform
-    {
-        try transform(entries: keys.map { (key: $0.key, value: $0.value) }, stateFile: stateFile)
+    private func transform(
+        _ keys: KeyValuePairs<String, ComponentConfigValue>, stateFile: StateFile? = nil, startedAt: Int64? = nil
+    ) throws -> AlertTransform {
+        try transform(entries: keys.map { (key: $0.key, value: $0.value) }, stateFile: stateFile, startedAt: startedAt)
     }
 
     /// A transform on its own state file (nil: none), from `entries`.
-    private func transform(entries: [(key: String, value: ComponentConfigValue)], stateFile: StateFile? = nil) throws
-        -> AlertTransform
-    {
+    private func transform(
+        entries: [(key: String, value: ComponentConfigValue)], stateFile: StateFile? = nil, startedAt: Int64? = nil
+    ) throws -> AlertTransform {
         let node = ComponentConfigValue.map(entries).configNode()
         let outcome = buildComponent(AlertTransform.definition, at: "transforms.alerts", node)
         #expect(outcome.errors.isEmpty, "\(outcome.errors)")
         guard case .transform(let built as AlertTransform, _)? = outcome.built else {
             throw TestFailure("not built: \(outcome.errors)")
         }
-        return AlertTransform(config: built.config, component: "alerts", stateFile: stateFile)
+        return AlertTransform(
+            config: built.config, component: "alerts", stateFile: stateFile, now: startedAt ?? start)
     }
 
     private let httpErrors: KeyValuePairs<String, ComponentConfigValue> = [
@@ -147,13 +148,16 @@ import Testing
         _ = run(&before, [record("gone", status: 500)], at: start)
         _ = run(&before, [record("shop", status: 500)], at: start + 50 * second)
         _ = tick(&before, at: start + 61 * second)  // resolves "gone"
-        // The process dies here; a new one reads the state file.
-        var after = try transform(httpErrors, stateFile: stateFile)
-        let restored = tick(&after, at: start + 62 * second)
+        // The process dies here; a new one reads the state file 40 seconds later. The time it was down does not
+        // count toward resolve_after: no event could reach it.
+        var after = try transform(httpErrors, stateFile: stateFile, startedAt: start + 101 * second)
+        let restored = tick(&after, at: start + 102 * second)
         #expect(restored.map { $0.labels["service"] } == ["shop"], "the firing alert again, for the sink")
         #expect(restored.first?.startsAt == start && restored.first?.state == .firing)
-        #expect(tick(&after, at: start + 109 * second).isEmpty, "its last event is remembered")
-        #expect(tick(&after, at: start + 110 * second).map(\.state) == [.resolved])
+        #expect(tick(&after, at: start + 149 * second).isEmpty, "its last event is remembered")
+        let resolved = tick(&after, at: start + 150 * second)
+        #expect(resolved.map(\.state) == [.resolved])
+        #expect(resolved.first?.endsAt == start + 150 * second)
     }
 
     @Test func severityMapsValuesCaseInsensitively() throws {
@@ -236,6 +240,19 @@ import Testing
         #expect(alert.annotations["summary"] == "Terminal shell in container")
         #expect(alert.annotations["description"]?.hasPrefix("10:21:09.190357203: Notice A shell was spawned") == true)
         #expect(alert.annotations["count"] == "1")
+    }
+
+    @Test func falcoPresetReadsASourceThatTookOutputAsTheMessage() throws {
+        var keys = LogBodyDecoder.Keys()
+        keys.message = "output"
+        keys.timestamp = "time"
+        keys.severity = "priority"
+        let records = try LogBodyDecoder(codec: .json, keys: keys).decode(Array(Self.falcoEvent.utf8), receivedAt: 0)
+        #expect(records.first?.timestamp == 1_796_638_869_190_357_203)
+        var transform = try transform(["preset": "falco"])
+        let alert = try #require(run(&transform, records, at: start).first)
+        #expect(alert.labels["priority"] == "Notice" && alert.labels["severity"] == "info")
+        #expect(alert.annotations["description"]?.hasPrefix("10:21:09.190357203: Notice A shell") == true)
     }
 
     @Test func falcoPrioritiesMapToSeveritiesWhateverTheirCase() throws {

