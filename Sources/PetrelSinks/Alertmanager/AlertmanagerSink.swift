@@ -48,7 +48,11 @@ public struct AlertmanagerSink: Sink {
                 for sender in senders { group.addTask { try await sender.run() } }
                 for await envelope in input {
                     take(envelope, into: book, context)
-                    for sender in senders { sender.wake.signal() }
+                    for sender in senders {
+                        // Counted here too: a sender waiting on a hung replica does not count its queue.
+                        sender.countQueue()
+                        sender.wake.signal()
+                    }
                 }
                 book.state.withLock { $0.inputEnded = true }
                 for sender in senders { sender.wake.signal() }
@@ -257,6 +261,12 @@ struct ReplicaSender: Sendable {
                 backoff = min(backoff * 2, config.request.maxBackoff)
             }
         }
+    }
+
+    /// Sets the queue gauge to the alerts due for this replica now.
+    func countQueue() {
+        let now = WallClock.nowNanoseconds()
+        queued.set(book.state.withLock { $0.ledger.dueCount(replica: index, now: now) })
     }
 
     /// Alerts Alertmanager would refuse are dropped here, named in the log, and forgotten.
