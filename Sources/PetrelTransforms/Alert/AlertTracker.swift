@@ -51,6 +51,10 @@ struct AlertTracker: Sendable {
     private var saveNeeded = false
     /// Whether only times and counts changed since the last save: saved on the next tick.
     private var touched = false
+    /// The alerts the last tick found quiet for `resolveAfter`. One quiet tick is not enough: a tick queued behind a
+    /// backlog of events would resolve alerts whose events are still waiting in the queue, and they would fire again
+    /// as soon as those are processed. Found quiet at two ticks in a row, with no event between, they resolve.
+    private var quietAtLastTick: Set<String> = []
 
     init(holdFor: Duration, resolveAfter: Duration, maxActive: Int, component: String) {
         self.holdFor = Self.nanoseconds(holdFor)
@@ -77,6 +81,7 @@ struct AlertTracker: Sendable {
             }
             tracked.changed = tracked.firedAt != nil
             alerts[identity] = tracked
+            quietAtLastTick.remove(identity)
             touched = true
             return .tracked
         }
@@ -97,11 +102,17 @@ struct AlertTracker: Sendable {
         return .tracked
     }
 
-    /// Fires pending alerts whose `for` passed, resolves those without a matching event for `resolveAfter`, and,
-    /// when `updates` is set, emits the firing alerts whose annotations changed.
+    /// Fires pending alerts whose `for` passed and, on a tick (`updates`), resolves those found without a matching
+    /// event for `resolveAfter` at this tick and the one before, and emits the firing alerts whose annotations changed.
     mutating func advance(now: Int64, updates: Bool, emit: inout [Alert]) {
+        var quiet: Set<String> = []
         for (identity, var tracked) in alerts {
             if now - tracked.lastSeen >= resolveAfter {
+                guard updates else { continue }
+                guard quietAtLastTick.contains(identity) else {
+                    quiet.insert(identity)
+                    continue
+                }
                 alerts[identity] = nil
                 saveNeeded = true
                 if tracked.firedAt != nil { emit.append(resolved(tracked, at: tracked.lastSeen + resolveAfter)) }
@@ -122,6 +133,7 @@ struct AlertTracker: Sendable {
                 emit.append(tracked.alert)
             }
         }
+        if updates { quietAtLastTick = quiet }
         if var limit = limitAlert {
             if now - limit.lastSeen >= resolveAfter {
                 limitAlert = nil
