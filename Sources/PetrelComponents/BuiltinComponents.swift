@@ -25,6 +25,7 @@ public enum BuiltinComponents {
         LogToMetricTransform.definition,
         ReduceTransform.definition,
         TagTransform.definition,
+        AlertTransform.definition,
         BlackholeSink.definition,
         RemoteWriteSink.definition,
         OTLPSink.definition,
@@ -34,6 +35,7 @@ public enum BuiltinComponents {
         VictoriaLogsSink.definition,
         ElasticsearchSink.definition,
         LokiSink.definition,
+        AlertmanagerSink.definition,
     ]
 
     /// The registry `petrel run` and `petrel validate` hand to the `ConfigLoader`.

@@ -3,21 +3,24 @@ public enum EventBatch: Sendable {
     case metrics(MetricBatch)
     case logs(LogBatch)
     case traces(SpanBatch)
+    case alerts(AlertBatch)
 
     public var signal: Signal {
         switch self {
         case .metrics: .metrics
         case .logs: .logs
         case .traces: .traces
+        case .alerts: .alerts
         }
     }
 
-    /// Events as telemetry counts them: series for metrics, records for logs, spans for traces.
+    /// Events as telemetry counts them: series for metrics, records for logs, spans for traces, alerts.
     public var eventCount: Int {
         switch self {
         case .metrics(let batch): batch.seriesCount
         case .logs(let batch): batch.records.count
         case .traces(let batch): batch.spanCount
+        case .alerts(let batch): batch.alerts.count
         }
     }
 
@@ -27,6 +30,7 @@ public enum EventBatch: Sendable {
         case .metrics(let batch): batch.estimatedBytes
         case .logs(let batch): batch.estimatedBytes
         case .traces(let batch): batch.estimatedBytes
+        case .alerts(let batch): batch.estimatedBytes
         }
     }
 }

@@ -3,6 +3,8 @@ public enum Signal: String, Sendable, CaseIterable, CustomStringConvertible {
     case metrics
     case logs
     case traces
+    /// Alertmanager alerts, made by the `alert` transform and taken by the `alertmanager`, `console` and `file` sinks.
+    case alerts
 
     public var description: String { rawValue }
 }
@@ -18,12 +20,16 @@ public struct SignalSet: OptionSet, Sendable, Hashable, CustomStringConvertible 
         case .metrics: self = .metrics
         case .logs: self = .logs
         case .traces: self = .traces
+        case .alerts: self = .alerts
         }
     }
 
     public static let metrics = SignalSet(rawValue: 1 << 0)
     public static let logs = SignalSet(rawValue: 1 << 1)
     public static let traces = SignalSet(rawValue: 1 << 2)
+    public static let alerts = SignalSet(rawValue: 1 << 3)
+    /// Metrics, logs and traces: what components that take "everything" take. Alerts are only for the components
+    /// that name them, so that `petrel validate` refuses alerts wired into a telemetry sink.
     public static let all: SignalSet = [.metrics, .logs, .traces]
 
     public func contains(_ signal: Signal) -> Bool { contains(SignalSet(signal)) }

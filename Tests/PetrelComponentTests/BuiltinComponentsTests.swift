@@ -11,8 +11,8 @@ import Testing
         }
         #expect(
             registry.types(of: .transform) == [
-                "dedupe", "filter", "log_to_metric", "reduce", "relabel", "remap", "route", "sample", "span_metrics",
-                "tag", "throttle",
+                "alert", "dedupe", "filter", "log_to_metric", "reduce", "relabel", "remap", "route", "sample",
+                "span_metrics", "tag", "throttle",
             ])
     }
 

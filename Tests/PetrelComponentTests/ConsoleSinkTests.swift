@@ -20,7 +20,7 @@ import Testing
         #expect(ConsoleSink.definition.kind == .sink)
         let result = build(componentConfig([:]))
         #expect(result.errors == [])
-        #expect(result.accepts == .all)
+        #expect(result.accepts == SignalSet.all.union(.alerts), "alerts too")
     }
 
     @Test func targetDefaultsToStandardOutput() throws {

@@ -11,7 +11,7 @@ import Testing
     private func build(_ node: ConfigNode) -> (config: FileSinkConfig?, errors: [String]) {
         let outcome = buildComponent(FileSink.definition, at: "sinks.out", node)
         guard case .sink(let sink, let accepts)? = outcome.built else { return (nil, outcome.errors) }
-        #expect(accepts == .all)
+        #expect(accepts == SignalSet.all.union(.alerts))
         return ((sink as? FileSink)?.config, outcome.errors)
     }
 

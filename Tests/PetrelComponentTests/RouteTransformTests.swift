@@ -30,6 +30,7 @@ import Testing
                         + (metrics.labelValue(series: $0, name: "status") ?? "-")
                 }
             case .traces: outputs[name, default: []].append("traces")
+            case .alerts: outputs[name, default: []].append("alerts")
             }
         }
         #expect(route.takeNamedOutputBatches().isEmpty, "handed over once")

@@ -8,7 +8,8 @@ import SwiftProtobuf
 /// A record is a format byte, a signal byte and the batch in the wire format that carries everything the model
 /// holds: metrics as a remote-write 2.0 request (labels, samples, histograms, exemplars, type and metadata), spans as
 /// an OTLP `ExportTraceServiceRequest`, and log records as an OTLP `ExportLogsServiceRequest` with one resource per
-/// record, whose scope attributes carry the record's `metadata` (so nothing depends on the OTLP mapping of logs).
+/// record, whose scope attributes carry the record's `metadata` (so nothing depends on the OTLP mapping of logs);
+/// alerts as `AlertRecordCodec`'s JSON array.
 public struct BufferRecordCodec: BatchRecordCodec {
     /// Bumped when the layout changes; a record of another format is reported as undecodable, never misread.
     static let format: UInt8 = 1
@@ -17,6 +18,7 @@ public struct BufferRecordCodec: BatchRecordCodec {
         case metrics = 1
         case logs = 2
         case traces = 3
+        case alerts = 4
     }
 
     public struct DecodingError: Error, CustomStringConvertible {
@@ -38,6 +40,8 @@ public struct BufferRecordCodec: BatchRecordCodec {
         case .logs(let logs):
             bytes = [Self.format, Tag.logs.rawValue]
             bytes += try! Self.logsRequest(logs).serializedBytes() as [UInt8]
+        case .alerts(let alerts):
+            bytes = [Self.format, Tag.alerts.rawValue] + AlertRecordCodec.encode(alerts.alerts)
         }
         return bytes
     }
@@ -58,6 +62,8 @@ public struct BufferRecordCodec: BatchRecordCodec {
                 let request = try Opentelemetry_Proto_Collector_Logs_V1_ExportLogsServiceRequest(
                     serializedBytes: payload)
                 return .logs(Self.logBatch(request))
+            case .alerts?:
+                return .alerts(AlertBatch(alerts: try AlertRecordCodec.decodeAlerts(payload)))
             case nil:
                 throw DecodingError(description: "record signal \(bytes[1])")
             }

@@ -1,6 +1,6 @@
 import PetrelCore
 
-/// Writes events as JSON lines, one line per event: a sample, a histogram sample, a log record or a span.
+/// Writes events as JSON lines, one line per event: a sample, a histogram sample, a log record, a span or an alert.
 public struct EventJSONEncoder: Sendable {
     private var writer = JSONWriter(capacity: 4096)
 
@@ -13,6 +13,7 @@ public struct EventJSONEncoder: Sendable {
         case .metrics(let metrics): encode(metrics)
         case .logs(let logs): for record in logs.records { encode(record) }
         case .traces(let traces): encode(traces)
+        case .alerts(let alerts): for alert in alerts.alerts { encode(alert) }
         }
         return writer.bytes
     }
@@ -97,6 +98,30 @@ public struct EventJSONEncoder: Sendable {
         if !record.resource.isEmpty {
             writer.key("resource")
             attributes(record.resource)
+        }
+        writer.endObject()
+        writer.newline()
+    }
+
+    private mutating func encode(_ alert: Alert) {
+        writer.beginObject()
+        writer.key("kind")
+        writer.string("alert")
+        writer.key("state")
+        writer.string(alert.state.rawValue)
+        writer.key("labels")
+        AlertRecordCodec.strings(alert.labels, into: &writer)
+        writer.key("annotations")
+        AlertRecordCodec.strings(alert.annotations, into: &writer)
+        writer.key("starts_at")
+        RFC3339.withFormatted(nanoseconds: alert.startsAt) { writer.string(utf8: $0) }
+        if let endsAt = alert.endsAt {
+            writer.key("ends_at")
+            RFC3339.withFormatted(nanoseconds: endsAt) { writer.string(utf8: $0) }
+        }
+        if !alert.generatorURL.isEmpty {
+            writer.key("generator_url")
+            writer.string(alert.generatorURL)
         }
         writer.endObject()
         writer.newline()

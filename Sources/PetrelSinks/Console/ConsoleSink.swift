@@ -16,7 +16,7 @@ public struct ConsoleSink: Sink {
     }
 
     public static let definition = ComponentDefinition(type: "console", kind: .sink) { reader, _ in
-        .sink(ConsoleSink(config: ConsoleSinkConfig(from: reader)), accepts: .all)
+        .sink(ConsoleSink(config: ConsoleSinkConfig(from: reader)), accepts: SignalSet.all.union(.alerts))
     }
 
     public func run(_ input: SinkInput, _ context: SinkContext) async throws {

@@ -18,7 +18,7 @@ public struct FileSink: Sink {
 
     public static let definition = ComponentDefinition(type: "file", kind: .sink) { reader, _ in
         guard let config = FileSinkConfig(from: reader) else { return nil }
-        return .sink(FileSink(config: config), accepts: .all)
+        return .sink(FileSink(config: config), accepts: SignalSet.all.union(.alerts))
     }
 
     public func run(_ input: SinkInput, _ context: SinkContext) async throws {

@@ -40,7 +40,7 @@ extension FileSinkChunk {
     }
 
     /// The time of each line `EventJSONEncoder` writes for `batch`, in its order, in nanoseconds: a sample's or
-    /// histogram sample's timestamp, a log record's, a span's start.
+    /// histogram sample's timestamp, a log record's, a span's start, an alert's end or else its start.
     static func lineTimes(_ batch: EventBatch) -> [Int64] {
         switch batch {
         case .metrics(let metrics):
@@ -65,6 +65,8 @@ extension FileSinkChunk {
                 }
             }
             return times
+        case .alerts(let alerts):
+            return alerts.alerts.map { $0.endsAt ?? $0.startsAt }
         }
     }
 

@@ -71,7 +71,7 @@ struct OTLPBatcher {
             return logs.add(records, acknowledgement, now: now).map {
                 PendingExport(batch: .logs($0.0), acknowledgements: $0.1)
             }
-        case .metrics:
+        case .metrics, .alerts:
             acknowledgement.acknowledge()
             return []
         }

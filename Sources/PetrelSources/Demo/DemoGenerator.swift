@@ -22,6 +22,8 @@ struct DemoGenerator {
         case .metrics: .metrics(metrics(now: nowNanoseconds))
         case .logs: .logs(logs(now: nowNanoseconds))
         case .traces: .traces(traces(now: nowNanoseconds))
+        // The configuration offers no alerts (they come from the `alert` transform).
+        case .alerts: .alerts(AlertBatch())
         }
     }
 

@@ -21,7 +21,7 @@ public struct DemoSourceConfig: Sendable, Equatable {
         if let names = reader.stringList("signals") {
             var signals: SignalSet = []
             for name in names {
-                guard let signal = Signal(rawValue: name) else {
+                guard let signal = Signal(rawValue: name), signal != .alerts else {
                     reader.error("signals", "unknown signal \"\(name)\"; expected metrics, logs or traces")
                     continue
                 }

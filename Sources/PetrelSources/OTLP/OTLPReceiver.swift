@@ -76,6 +76,9 @@ struct OTLPReceiver: Sendable {
             }
             return await deliver(
                 .logs(OTLPLogConversion.logBatch(from: request)), rejected: 0, message: nil, of: "records")
+        case .alerts:
+            // OTLP has no alerts; the receiver's routes name only the three OTLP signals.
+            return malformed("OTLP carries no alerts")
         }
     }
 
@@ -172,7 +175,7 @@ enum OTLPExportResponses {
         switch signal {
         case .traces: encode(traces(rejected: rejected, message: message), as: encoding)
         case .metrics: encode(metrics(rejected: rejected, message: message), as: encoding)
-        case .logs: encode(logs(rejected: rejected, message: message), as: encoding)
+        case .logs, .alerts: encode(logs(rejected: rejected, message: message), as: encoding)
         }
     }
 

@@ -30,6 +30,8 @@ public struct FilterTransform: Transform {
         case .traces(var traces):
             traces.retainSpans { resource, span in condition.evaluate { Self.lookup(span, resource, $0) } }
             return traces.resourceSpans.isEmpty ? nil : .traces(traces)
+        case .alerts(let alerts):
+            return .alerts(alerts)
         }
     }
 

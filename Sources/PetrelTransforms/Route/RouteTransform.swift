@@ -68,6 +68,8 @@ public struct RouteTransform: Transform {
         case .logs(let logs): route(logs)
         case .metrics(let metrics): route(metrics)
         case .traces(let traces): route(traces)
+        // It takes no alerts (`accepts: .all` names the three telemetry signals).
+        case .alerts: break
         }
         return nil
     }

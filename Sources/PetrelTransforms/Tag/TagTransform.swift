@@ -34,6 +34,8 @@ public struct TagTransform: Transform {
         case .traces(var traces):
             for index in traces.resourceSpans.indices { tag(&traces.resourceSpans[index].resource.attributes) }
             return .traces(traces)
+        case .alerts(let alerts):
+            return .alerts(alerts)
         }
     }
 
