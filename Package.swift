@@ -126,7 +126,7 @@ let package = Package(
         .target(
             name: "PetrelTopology",
             dependencies: [
-                "PetrelCore", "PetrelConfig", "PetrelBuffers", "PetrelNet",
+                "PetrelCore", "PetrelConfig", "PetrelBuffers", "PetrelNet", "PetrelCodecs",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

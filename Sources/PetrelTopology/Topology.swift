@@ -80,6 +80,7 @@ public final class Topology: Service {
                     memory: memory)
             }
         }
+        telemetry.publish(config.layout(queueCapacity: queueCapacity))
         var outputs: [String: Output] = [:]
         for component in components where component.kind != .sink {
             let edges = config.readers(of: component.id).map { reader in
@@ -98,7 +99,8 @@ public final class Topology: Service {
                         buffers: reader.kind == .sink && diskBuffers[reader.id] == nil)
                 }
                 outputs[id] = Output(
-                    edges: namedEdges, telemetry: telemetries[component.id]!, memory: memory, abandon: gaveUp)
+                    edges: namedEdges, telemetry: telemetries[component.id]!, memory: memory, abandon: gaveUp,
+                    port: name)
             }
         }
 
