@@ -12,6 +12,8 @@ import PetrelNet
 struct TapRoute: Sendable {
     static let defaultRate = 100
     static let maxRate = 100_000
+    /// Seconds without a status line at most.
+    static let keepAliveTicks = 5
 
     let taps: TapHub
     let shutdown: ShutdownSignal
@@ -66,6 +68,7 @@ struct TapRoute: Sendable {
     ) async throws -> String {
         var shown = 0
         var reported = TapSubscription.Counts()
+        var quietTicks = 0
         for await item in subscription.items {
             switch item {
             case .lines(var lines, let events):
@@ -78,7 +81,12 @@ struct TapRoute: Sendable {
                 try await writer.write(lines)
             case .tick:
                 let counts = subscription.counts
-                guard counts.sampledOut != reported.sampledOut || counts.dropped != reported.dropped else { continue }
+                quietTicks += 1
+                // A status at least every few seconds tells a client waiting on a quiet pipeline that the tap is alive.
+                guard counts.sampledOut != reported.sampledOut || counts.dropped != reported.dropped
+                    || quietTicks >= Self.keepAliveTicks
+                else { continue }
+                quietTicks = 0
                 reported = counts
                 try await writer.write(TapNotice.status(counts))
             }
