@@ -72,6 +72,7 @@ struct TapRoute: Sendable {
         for await item in subscription.items {
             switch item {
             case .lines(var lines, let events):
+                subscription.took()
                 if let limit, shown + events >= limit {
                     lines = Self.firstLines(lines, limit - shown)
                     try await writer.write(lines)

@@ -8,7 +8,8 @@ public final class TapPoint: Sendable {
     public let componentID: String
     /// The named output (a route's), `nil` for the component's own output.
     public let port: String?
-    private let attachedCount = Atomic<Int>(0)
+    @usableFromInline
+    let attachedCount = Atomic<Int>(0)
     private let subscriptions = Mutex<[TapSubscription]>([])
 
     init(componentID: String, port: String?) {
@@ -26,8 +27,9 @@ public final class TapPoint: Sendable {
         deliver(batch)
     }
 
-    @usableFromInline
-    var isAttached: Bool { attachedCount.load(ordering: .relaxed) > 0 }
+    /// Whether any tap looks here.
+    @inlinable
+    public var isAttached: Bool { attachedCount.load(ordering: .relaxed) > 0 }
 
     @usableFromInline
     func deliver(_ batch: EventBatch) {

@@ -41,6 +41,8 @@ public final class TapSubscription: Sendable {
     private let continuation: AsyncStream<Item>.Continuation
     private let render: Render
     private let state: Mutex<State>
+    /// Rendered items the client has not taken yet: at the bound, events are dropped before they are rendered.
+    private let unread = Atomic<Int>(0)
 
     private struct State {
         var tokens: Double
@@ -54,7 +56,9 @@ public final class TapSubscription: Sendable {
         self.inputsOf = inputsOf
         self.rate = max(1, rate)
         self.render = render
-        (items, continuation) = AsyncStream.makeStream(of: Item.self, bufferingPolicy: .bufferingOldest(Self.bufferedItems))
+        // Room for the ticks beside the lines, which `unread` bounds.
+        (items, continuation) = AsyncStream.makeStream(
+            of: Item.self, bufferingPolicy: .bufferingOldest(Self.bufferedItems * 2))
         // A full bucket at the start: the first second shows up to `rate` events at once.
         state = Mutex(State(tokens: Double(max(1, rate)), refilledAt: .now))
     }
@@ -86,12 +90,23 @@ public final class TapSubscription: Sendable {
             return taken
         }
         guard taken > 0 else { return }
+        guard unread.add(1, ordering: .relaxed).newValue <= Self.bufferedItems else {
+            unread.subtract(1, ordering: .relaxed)
+            state.withLock { $0.counts.dropped += taken }
+            return
+        }
         let lines = render(batch, point, taken)
         switch continuation.yield(.lines(lines, events: taken)) {
         case .enqueued: state.withLock { $0.counts.passed += taken }
-        case .dropped, .terminated: state.withLock { $0.counts.dropped += taken }
-        @unknown default: state.withLock { $0.counts.dropped += taken }
+        default:
+            unread.subtract(1, ordering: .relaxed)
+            state.withLock { $0.counts.dropped += taken }
         }
+    }
+
+    /// The client took an item of lines off `items`.
+    public func took() {
+        unread.subtract(1, ordering: .relaxed)
     }
 
     /// Wakes the client once a second, even when nothing matched.
