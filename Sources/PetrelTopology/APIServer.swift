@@ -100,7 +100,8 @@ struct APIRoutes: Sendable {
                 : answer(.serviceUnavailable, "text/plain", "waiting for: \(waiting.joined(separator: ", "))\n")
         case "/components":
             return HTTPIngestResponse(
-                status: .ok, headers: ["Content-Type": "application/json"], body: ComponentsRoute(telemetry: telemetry).body())
+                status: .ok, headers: ["Content-Type": "application/json"],
+                body: ComponentsRoute(telemetry: telemetry).body())
         case "/tap":
             return tap.respond(to: request)
         default:

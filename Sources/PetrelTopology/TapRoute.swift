@@ -84,8 +84,9 @@ struct TapRoute: Sendable {
                 let counts = subscription.counts
                 quietTicks += 1
                 // A status at least every few seconds tells a client waiting on a quiet pipeline that the tap is alive.
-                guard counts.sampledOut != reported.sampledOut || counts.dropped != reported.dropped
-                    || quietTicks >= Self.keepAliveTicks
+                guard
+                    counts.sampledOut != reported.sampledOut || counts.dropped != reported.dropped
+                        || quietTicks >= Self.keepAliveTicks
                 else { continue }
                 quietTicks = 0
                 reported = counts

@@ -21,7 +21,9 @@ struct TapCommand: AsyncParsableCommand {
     @Option(help: "The API of the running Petrel (env: PETREL_API_URL).")
     var url: String = Environment.value("PETREL_API_URL") ?? APIClient.defaultURL
 
-    @Option(name: .customLong("outputs-of"), help: "Tap the outputs of the components matching this id pattern (* and ?); repeatable.")
+    @Option(
+        name: .customLong("outputs-of"),
+        help: "Tap the outputs of the components matching this id pattern (* and ?); repeatable.")
     var outputsOf: [String] = []
 
     @Option(name: .customLong("inputs-of"), help: "Tap what the components matching this id pattern read; repeatable.")
@@ -33,7 +35,8 @@ struct TapCommand: AsyncParsableCommand {
     @Option(help: "Events per second at most; the rest are sampled out.")
     var rate = 100
 
-    @Option(help: "json: each event as the console sink prints it, with component_id and output; text: one-line summaries.")
+    @Option(
+        help: "json: each event as the console sink prints it, with component_id and output; text: one-line summaries.")
     var format: Format = .json
 
     func validate() throws {
@@ -138,12 +141,14 @@ struct TapPrinter {
         switch event["kind"] as? String {
         case "log":
             let severity = (event["severity"] as? String).map { " \($0)" } ?? ""
-            return "\(output) log \(event["timestamp"] as? String ?? "")\(severity) \(event["message"] as? String ?? "")"
+            return
+                "\(output) log \(event["timestamp"] as? String ?? "")\(severity) \(event["message"] as? String ?? "")"
         case "metric", "histogram":
             var labels = event["labels"] as? [String: String] ?? [:]
             let name = labels.removeValue(forKey: "__name__") ?? ""
             let pairs = labels.keys.sorted().map { "\($0)=\"\(labels[$0]!)\"" }.joined(separator: ",")
-            let value = event["kind"] as? String == "metric" ? "\(event["value"] ?? "")" : "count=\(event["count"] ?? "")"
+            let value =
+                event["kind"] as? String == "metric" ? "\(event["value"] ?? "")" : "count=\(event["count"] ?? "")"
             return "\(output) metric \(name){\(pairs)} \(value)"
         case "span":
             let milliseconds = Double(event["duration_ns"] as? Int ?? 0) / 1_000_000

@@ -116,7 +116,9 @@ import Glibc
             config: Self.pipeline(interval: "50ms", batchSize: 100, dataDirectory: directory), directory: directory)
         try await petrel.start()
         let started = ContinuousClock.now
-        let tap = try CLI(["tap", "--url", "http://127.0.0.1:\(petrel.apiPort)", "--outputs-of", "demo", "--rate", "20"])
+        let tap = try CLI([
+            "tap", "--url", "http://127.0.0.1:\(petrel.apiPort)", "--outputs-of", "demo", "--rate", "20",
+        ])
         try await Task.sleep(for: .seconds(4))
         kill(tap.process.processIdentifier, SIGINT)
         let result = await tap.finish(within: .seconds(30))
@@ -128,7 +130,8 @@ import Glibc
         #expect(Double(shown) <= 20 * (seconds + 1), "\(shown) events in about \(seconds)s at --rate 20")
         #expect(result.errors.contains("sampled out"), "the tap says it left events out: \(result.errors)")
         let sent = await petrel.metric(
-            "petrel_component_sent_events_total{component_id=\"demo\",component_kind=\"source\",component_type=\"demo\"}")
+            "petrel_component_sent_events_total{component_id=\"demo\",component_kind=\"source\",component_type=\"demo\"}"
+        )
         #expect((sent ?? 0) > Double(shown) * 5, "the pipeline ran at its own pace, far above the tap's rate")
         #expect(await petrel.stop(within: .seconds(30)) == 0)
     }
@@ -141,7 +144,8 @@ import Glibc
         try await petrel.start()
         let stalled = try StalledClient(port: petrel.apiPort, path: "/tap?outputs_of=demo&rate=100000")
         defer { stalled.close() }
-        let received = "petrel_component_received_events_total{component_id=\"out\",component_kind=\"sink\",component_type=\"blackhole\"}"
+        let received =
+            "petrel_component_received_events_total{component_id=\"out\",component_kind=\"sink\",component_type=\"blackhole\"}"
         // The client reads nothing: its socket and the tap's buffer fill within a few seconds.
         try await Task.sleep(for: .seconds(4))
         let before = await petrel.metric(received) ?? 0
@@ -205,7 +209,9 @@ final class StalledClient: Sendable {
         }
         guard connected == 0 else { throw StalledClientError() }
         let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\n\r\n".utf8)
-        guard request.withUnsafeBytes({ send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == request.count
+        guard
+            request.withUnsafeBytes({ send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) })
+                == request.count
         else { throw StalledClientError() }
     }
 
