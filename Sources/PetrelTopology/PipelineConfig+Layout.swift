@@ -11,7 +11,10 @@ extension PipelineConfig {
             case (.source, _): break
             case (.transform, _): layout.queueCapacity = queueCapacity
             case (.sink, .memory(let maxEvents)): layout.queueMaxEvents = maxEvents
-            case (.sink, .disk(let settings)): layout.diskBufferMaxBytes = settings.maxSize
+            case (.sink, .disk(let settings)):
+                // The disk buffer's writer reads from a queue of its own, bounded like a transform's.
+                layout.queueCapacity = queueCapacity
+                layout.diskBufferMaxBytes = settings.maxSize
             }
             return layout
         }
