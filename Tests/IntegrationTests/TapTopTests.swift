@@ -140,20 +140,21 @@ import Glibc
         let directory = Self.temporaryDirectory("tap-slow")
         defer { try? FileManager.default.removeItem(at: directory) }
         let petrel = try PetrelProcess(
-            config: Self.pipeline(interval: "20ms", batchSize: 50, dataDirectory: directory), directory: directory)
+            config: Self.pipeline(interval: "20ms", batchSize: 100, dataDirectory: directory), directory: directory)
         try await petrel.start()
         let stalled = try StalledClient(port: petrel.apiPort, path: "/tap?outputs_of=demo&rate=100000")
         defer { stalled.close() }
         let received =
             "petrel_component_received_events_total{component_id=\"out\",component_kind=\"sink\",component_type=\"blackhole\"}"
-        // The client reads nothing: its socket and the tap's buffer fill within a few seconds.
-        try await Task.sleep(for: .seconds(4))
+        // The client reads nothing: its socket and the tap's buffer fill within a few seconds (more on a loaded
+        // machine).
+        try await Task.sleep(for: .seconds(8))
         let before = await petrel.metric(received) ?? 0
         try await Task.sleep(for: .seconds(3))
         let after = await petrel.metric(received) ?? 0
         #expect(after - before >= 500, "events kept reaching the sink: \(before) then \(after)")
         // Now read what the tap wrote: its status lines count what it dropped for this client.
-        let text = await stalled.drain(for: .seconds(3))
+        let text = await stalled.drain(for: .seconds(20), until: #""dropped":"#)
         let dropped = text.split(separator: "\n").compactMap { line -> Int? in
             guard let start = line.range(of: #"{"tap":"status""#)?.lowerBound,
                 let object = try? JSONSerialization.jsonObject(with: Data(line[start...].utf8)) as? [String: Any]
@@ -215,8 +216,9 @@ final class StalledClient: Sendable {
         else { throw StalledClientError() }
     }
 
-    /// Reads whatever arrives for `duration`.
-    func drain(for duration: Duration) async -> String {
+    /// Reads whatever arrives for `duration`, or until what was read holds a status line with a count of `marker`
+    /// above zero.
+    func drain(for duration: Duration, until marker: String) async -> String {
         let descriptor = self.descriptor
         return await offload {
             var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
@@ -228,6 +230,10 @@ final class StalledClient: Sendable {
                 let count = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
                 if count == 0 { break }
                 if count > 0 { bytes += chunk[0..<count] }
+                let text = String(decoding: bytes.suffix(count > 0 ? count + 200 : 0), as: UTF8.self)
+                if let range = text.range(of: marker), text[range.upperBound...].first.map({ $0 != "0" }) == true {
+                    break
+                }
             }
             return String(decoding: bytes, as: UTF8.self)
         }
