@@ -34,6 +34,16 @@ struct APIClient {
     /// GETs `path` and hands each chunk of a 200 answer's body to `body` as it arrives, until `body` returns false or
     /// the answer ends.
     func stream(_ path: String, _ body: ([UInt8]) async throws -> Bool) async throws {
+        do {
+            try await get(path, body)
+        } catch let error as APIClientError {
+            throw error
+        } catch {
+            throw APIClientError("cannot reach the API at \(base) (is petrel running with its API there?): \(error)")
+        }
+    }
+
+    private func get(_ path: String, _ body: ([UInt8]) async throws -> Bool) async throws {
         try await client.stream(get: endpoint(path), headers: [:]) { response in
             guard response.status == .ok else {
                 var text = ""
