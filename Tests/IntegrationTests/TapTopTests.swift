@@ -140,15 +140,21 @@ import Glibc
         let directory = Self.temporaryDirectory("tap-slow")
         defer { try? FileManager.default.removeItem(at: directory) }
         let petrel = try PetrelProcess(
-            config: Self.pipeline(interval: "20ms", batchSize: 100, dataDirectory: directory), directory: directory)
+            config: Self.pipeline(interval: "20ms", batchSize: 200, dataDirectory: directory), directory: directory)
         try await petrel.start()
         let stalled = try StalledClient(port: petrel.apiPort, path: "/tap?outputs_of=demo&rate=100000")
         defer { stalled.close() }
         let received =
             "petrel_component_received_events_total{component_id=\"out\",component_kind=\"sink\",component_type=\"blackhole\"}"
-        // The client reads nothing: its socket and the tap's buffer fill within a few seconds (more on a loaded
-        // machine).
-        try await Task.sleep(for: .seconds(8))
+        // The client reads nothing. Once the source has sent far more than the socket buffers and the tap's own
+        // buffer hold (about 330 bytes an event; a few MiB), the tap is dropping; on a loaded machine that takes longer.
+        let demoSent =
+            "petrel_component_sent_events_total{component_id=\"demo\",component_kind=\"source\",component_type=\"demo\"}"
+        let start = await petrel.metric(demoSent) ?? 0
+        let deadline = ContinuousClock.now + .seconds(90)
+        while (await petrel.metric(demoSent) ?? 0) - start < 40_000, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(500))
+        }
         let before = await petrel.metric(received) ?? 0
         try await Task.sleep(for: .seconds(3))
         let after = await petrel.metric(received) ?? 0
