@@ -126,7 +126,7 @@ let package = Package(
         .target(
             name: "PetrelTopology",
             dependencies: [
-                "PetrelCore", "PetrelConfig", "PetrelBuffers", "PetrelNet",
+                "PetrelCore", "PetrelConfig", "PetrelBuffers", "PetrelNet", "PetrelCodecs",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -151,6 +151,8 @@ let package = Package(
             dependencies: [
                 "PetrelCore", "PetrelCodecs", "PetrelConfig", "PetrelComponents", "PetrelTopology", "PetrelBench",
                 "PetrelNet", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]

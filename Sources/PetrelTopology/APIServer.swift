@@ -6,7 +6,8 @@ import PetrelNet
 import ServiceLifecycle
 import Synchronization
 
-/// Serves Petrel's own telemetry: `/metrics` (Prometheus text), `/health` and `/ready`; and `POST /reload`.
+/// Serves Petrel's own telemetry: `/metrics` (Prometheus text), `/health`, `/ready`; `POST /reload`; and for looking
+/// inside, `/components` (`petrel top`) and `/tap` (`petrel tap`).
 ///
 /// It runs on the same `HTTPIngestServer` as the push sources, so it has the same connection limit and timeouts.
 public final class APIServer: Service {
@@ -19,6 +20,8 @@ public final class APIServer: Service {
     private let routes: APIRoutes
     private let logger: Logger
     private let security: ListenerSecurity
+    /// Ends the streamed answers (`/tap`) as the server shuts down, which would otherwise hold it up.
+    private let shutdown = ShutdownSignal()
     private let bound = Mutex<(port: Int?, waiters: [CheckedContinuation<Int, Never>])>((nil, []))
 
     public init(
@@ -30,7 +33,9 @@ public final class APIServer: Service {
         self.port = port
         self.limits = limits
         self.security = security
-        self.routes = APIRoutes(telemetry: telemetry, readiness: readiness, reloader: reloader)
+        self.routes = APIRoutes(
+            telemetry: telemetry, readiness: readiness, tap: TapRoute(taps: telemetry.taps, shutdown: shutdown),
+            reloader: reloader)
         self.logger = logger
     }
 
@@ -56,7 +61,7 @@ public final class APIServer: Service {
         ) { request in
             await routes.respond(to: request)
         }
-        let shutdown = ShutdownSignal()
+        let shutdown = self.shutdown
         try await withGracefulShutdownHandler {
             try await server.run(shutdown: shutdown) { port in
                 logger.info("API listening", metadata: ["address": "\(HostPort(host: host, port: port))"])
@@ -73,10 +78,11 @@ public final class APIServer: Service {
     }
 }
 
-/// The API's answers; all are small and immediate.
+/// The API's answers; all are small and immediate but `/tap`'s, which streams.
 struct APIRoutes: Sendable {
     let telemetry: TelemetryRegistry
     let readiness: Readiness
+    let tap: TapRoute
     var reloader: ConfigReloader?
 
     func respond(to request: HTTPIngestRequest) async -> HTTPIngestResponse {
@@ -95,8 +101,14 @@ struct APIRoutes: Sendable {
             return waiting.isEmpty
                 ? answer(.ok, "text/plain", "ready\n")
                 : answer(.serviceUnavailable, "text/plain", "waiting for: \(waiting.joined(separator: ", "))\n")
+        case "/components":
+            return HTTPIngestResponse(
+                status: .ok, headers: ["Content-Type": "application/json"],
+                body: ComponentsRoute(telemetry: telemetry).body())
+        case "/tap":
+            return tap.respond(to: request)
         default:
-            return answer(.notFound, "text/plain", "not found; try /metrics, /health or /ready\n")
+            return answer(.notFound, "text/plain", "not found; try /metrics, /health, /ready, /components or /tap\n")
         }
     }
 

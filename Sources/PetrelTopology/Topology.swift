@@ -201,6 +201,7 @@ public final class Topology: Service {
             }
             topology.current.withLock { $0 = config }
             topology.running.withLock { $0 = components }
+            topology.telemetry.publish(config.layout(queueCapacity: topology.queueCapacity))
             topology.readiness.forget(change.stopped.subtracting(change.started))
             topology.readiness.expect(change.started)
 
@@ -250,10 +251,11 @@ public final class Topology: Service {
             let telemetry = componentTelemetry!
             let memory = topology.memory
             var input: BatchQueue?
-            var outputIDs: [String] = []
+            // Each output with its port: nil for the main one, the name for a named one (`petrel tap` shows it).
+            var outputIDs: [(id: String, port: String?)] = []
             switch (component.component, component.buffer) {
             case (.source, _):
-                outputIDs = [component.id]
+                outputIDs = [(component.id, nil)]
             case (.sink, .memory(let maxEvents)):
                 input = BatchQueue(
                     capacity: Int.max, maxEvents: maxEvents, producers: 0, telemetry: telemetry, memory: memory)
@@ -262,11 +264,12 @@ public final class Topology: Service {
                     capacity: topology.queueCapacity, producers: 0, telemetry: telemetry, memory: memory)
             case (.transform(let transform, _), _):
                 input = BatchQueue(capacity: topology.queueCapacity, producers: 0, telemetry: telemetry, memory: memory)
-                outputIDs = [component.id] + transform.namedOutputs.map { "\(component.id).\($0)" }
+                outputIDs = [(component.id, nil)] + transform.namedOutputs.map { ("\(component.id).\($0)", $0) }
             }
             var outputs: [String: Output] = [:]
-            for id in outputIDs {
-                outputs[id] = Output(edges: [], telemetry: telemetry, memory: memory, abandon: topology.gaveUp)
+            for (id, port) in outputIDs {
+                outputs[id] = Output(
+                    edges: [], telemetry: telemetry, memory: memory, abandon: topology.gaveUp, port: port)
             }
             return RunningComponent(config: component, telemetry: telemetry, input: input, outputs: outputs)
         }

@@ -8,7 +8,7 @@ struct Petrel: AsyncParsableCommand {
         commandName: "petrel",
         abstract: "An observability pipeline agent: metrics, logs and traces in, transformed, out.",
         version: PetrelVersion.string,
-        subcommands: [RunCommand.self, ValidateCommand.self, BenchCommand.self],
+        subcommands: [RunCommand.self, ValidateCommand.self, TapCommand.self, TopCommand.self, BenchCommand.self],
         defaultSubcommand: nil)
 }
 

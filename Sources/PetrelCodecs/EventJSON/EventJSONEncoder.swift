@@ -3,15 +3,18 @@ import PetrelCore
 /// Writes events as JSON lines, one line per event: a sample, a histogram sample, a log record, a span or an alert.
 public struct EventJSONEncoder: Sendable {
     private var writer = JSONWriter(capacity: 4096)
+    /// Lines still to write in this call; a tap renders only the events it samples, not the whole batch.
+    private var remaining = Int.max
 
     public init() {}
 
-    /// Encodes a batch; the bytes are valid until the next call.
-    public mutating func encode(_ batch: EventBatch) -> [UInt8] {
+    /// Encodes a batch, or its first `limit` lines; the bytes are valid until the next call.
+    public mutating func encode(_ batch: EventBatch, limit: Int = .max) -> [UInt8] {
         writer.reset()
+        remaining = limit
         switch batch {
         case .metrics(let metrics): encode(metrics)
-        case .logs(let logs): for record in logs.records { encode(record) }
+        case .logs(let logs): for record in logs.records where remaining > 0 { encode(record) }
         case .traces(let traces): encode(traces)
         case .alerts(let alerts): for alert in alerts.alerts { encode(alert) }
         }
@@ -21,6 +24,8 @@ public struct EventJSONEncoder: Sendable {
     private mutating func encode(_ batch: MetricBatch) {
         for seriesIndex in batch.series.indices {
             for sample in batch.samples(of: seriesIndex) {
+                guard remaining > 0 else { return }
+                remaining -= 1
                 writer.beginObject()
                 writer.key("kind")
                 writer.string("metric")
@@ -33,6 +38,8 @@ public struct EventJSONEncoder: Sendable {
                 writer.newline()
             }
             for histogram in batch.histograms[batch.series[seriesIndex].histogramRange] {
+                guard remaining > 0 else { return }
+                remaining -= 1
                 writer.beginObject()
                 writer.key("kind")
                 writer.string("histogram")
@@ -71,6 +78,7 @@ public struct EventJSONEncoder: Sendable {
     }
 
     private mutating func encode(_ record: LogRecord) {
+        remaining -= 1
         writer.beginObject()
         writer.key("kind")
         writer.string("log")
@@ -131,6 +139,8 @@ public struct EventJSONEncoder: Sendable {
         for resourceSpans in batch.resourceSpans {
             for scopeSpans in resourceSpans.scopeSpans {
                 for span in scopeSpans.spans {
+                    guard remaining > 0 else { return }
+                    remaining -= 1
                     encode(span, scope: scopeSpans.scope, resource: resourceSpans.resource)
                 }
             }

@@ -25,17 +25,21 @@ public struct Output: Sendable {
     /// The pipeline's memory limit, which a push source's server also counts request bodies against.
     public let memory: MemoryLimit?
     private let abandon: ShutdownSignal?
+    /// Where `petrel tap` sees what this output sends.
+    public let tap: TapPoint
 
     /// `abandon` ends the acknowledgement waits of `send` and `trySend` early, unacknowledged: the topology fires it
     /// when it stops waiting for its sinks (the shutdown deadline), so that no source waits for a batch that a
-    /// cancelled component dropped.
+    /// cancelled component dropped. `port` names a named output (a route's), for taps.
     public init(
-        edges: [Edge], telemetry: ComponentTelemetry, memory: MemoryLimit? = nil, abandon: ShutdownSignal? = nil
+        edges: [Edge], telemetry: ComponentTelemetry, memory: MemoryLimit? = nil, abandon: ShutdownSignal? = nil,
+        port: String? = nil
     ) {
         self.routing = OutputRouting(edges: edges)
         self.telemetry = telemetry
         self.memory = memory
         self.abandon = abandon
+        self.tap = telemetry.registry.taps.point(componentID: telemetry.id, port: port)
     }
 
     /// Sends a batch and returns once every buffer downstream holds it: the point at which a source may
@@ -52,6 +56,7 @@ public struct Output: Sendable {
     public func send(_ envelope: Envelope) async throws {
         let (edges, epoch) = routing.enter()
         defer { routing.leave(epoch) }
+        tap.offer(envelope.batch)
         let targets = edges.filter { $0.accepts.contains(envelope.batch.signal) }
         let holds = acknowledgements(for: envelope, count: targets.count)
         for (edge, acknowledgement) in zip(targets, holds) {
@@ -91,6 +96,7 @@ public struct Output: Sendable {
                 edge.queue.commit(envelope.with(acknowledgement))
             }
         }
+        tap.offer(batch)
         if !targets.isEmpty { count(envelope) }
         return wait
     }

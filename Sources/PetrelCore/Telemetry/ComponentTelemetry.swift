@@ -26,6 +26,7 @@ public final class ComponentTelemetry: Sendable {
     /// request to answering it, a sink per request sent (`telemetry.requestDuration.observe(seconds)`).
     public let requestDuration: Histogram
     private let discardedTotal = Atomic<Int>(0)
+    private let errorsTotal = Atomic<Int>(0)
     /// The registry, for metrics of its own that a component adds beside the standard ones.
     public let registry: TelemetryRegistry
 
@@ -65,6 +66,7 @@ public final class ComponentTelemetry: Sendable {
         for stage in ErrorStage.allCases {
             _ = errorCounter(stage)
         }
+        registry.catalog.register(self)
     }
 
     private var labels: [(String, String)] {
@@ -83,6 +85,9 @@ public final class ComponentTelemetry: Sendable {
         ).increment(by: count)
     }
 
+    /// Errors so far, at every stage.
+    public var errors: Int { errorsTotal.load(ordering: .relaxed) }
+
     /// Counts events of a request the sender was told to send again (429, 503, RESOURCE_EXHAUSTED): they are not
     /// received, and a retry brings them back, so they are kept out of `received_events`.
     public func refused(_ count: Int, reason: String) {
@@ -95,6 +100,7 @@ public final class ComponentTelemetry: Sendable {
 
     /// Counts an error at a stage.
     public func error(_ stage: ErrorStage) {
+        errorsTotal.add(1, ordering: .relaxed)
         errorCounter(stage).increment()
     }
 

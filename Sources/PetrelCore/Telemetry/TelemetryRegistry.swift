@@ -49,6 +49,10 @@ public final class TelemetryRegistry: Sendable {
     }
 
     private let families = Mutex<[String: Family]>([:])
+    /// The tap points of every component's outputs (`/tap`).
+    public let taps = TapHub()
+    /// The running components with their telemetry (`/components`).
+    public let catalog = ComponentCatalog()
 
     public init() {}
 

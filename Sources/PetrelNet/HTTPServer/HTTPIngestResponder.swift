@@ -88,9 +88,21 @@ struct HTTPIngestResponder: Sendable {
         for (name, value) in response.headers {
             if let name = HTTPField.Name(name) { fields.append(HTTPField(name: name, value: value)) }
         }
-        fields[.contentLength] = String(response.body.count)
         if closing { fields[.connection] = "close" }
         let status = HTTPResponse.Status(code: Int(response.status.code), reasonPhrase: response.status.reasonPhrase)
+        if let stream = response.stream, !head {
+            // No length: the body goes out in chunks for as long as the stream runs.
+            let allocator = channel.allocator
+            let body = ResponseBody { writer in
+                var chunks = HTTPBodyStreamWriter(
+                    base: writer, allocator: allocator, connection: HTTPStreamConnection(channel: channel))
+                try await stream(&chunks)
+                try await chunks.base.finish(nil)
+            }
+            try await writer.write(response: HTTPResponse(status: status, headerFields: fields), body: body)
+            return
+        }
+        fields[.contentLength] = String(response.body.count)
         let body =
             response.body.isEmpty || head
             ? ResponseBody() : ResponseBody(byteBuffer: channel.allocator.buffer(bytes: response.body))

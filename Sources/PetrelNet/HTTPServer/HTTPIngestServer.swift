@@ -22,11 +22,23 @@ public struct HTTPIngestResponse: Sendable {
     public var headers: HTTPHeaders
     /// Bytes, not text: protobuf answers and `google.rpc.Status` bodies are not UTF-8.
     public var body: [UInt8]
+    /// A body written as it is produced (chunked) instead of `body`, for as long as it runs (the API's tap).
+    public var stream: (@Sendable (inout HTTPBodyStreamWriter) async throws -> Void)?
 
     public init(status: HTTPResponseStatus, headers: HTTPHeaders = [:], body: [UInt8] = []) {
         self.status = status
         self.headers = headers
         self.body = body
+    }
+
+    /// An answer whose body `stream` writes, in chunks, until it returns.
+    public static func streaming(
+        _ status: HTTPResponseStatus, headers: HTTPHeaders = [:],
+        _ stream: @escaping @Sendable (inout HTTPBodyStreamWriter) async throws -> Void
+    ) -> HTTPIngestResponse {
+        var response = HTTPIngestResponse(status: status, headers: headers)
+        response.stream = stream
+        return response
     }
 
     /// A plain-text error answer with a one-line reason.
