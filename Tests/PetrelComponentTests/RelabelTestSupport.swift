@@ -1,5 +1,5 @@
 import Logging
-import PetrelCore
+@testable import PetrelCore
 import Testing
 
 @testable import PetrelTransforms

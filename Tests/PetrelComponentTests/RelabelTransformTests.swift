@@ -1,4 +1,4 @@
-import PetrelCore
+@testable import PetrelCore
 import Testing
 
 @testable import PetrelTransforms

@@ -4,6 +4,8 @@ import Glibc
 import Darwin
 #endif
 
+import PetrelCore
+
 extension RemapFunctions {
     /// The environment, hashes and identifiers: `get_env_var`, `sha2`, `md5`, `uuid_v4`.
     static let system: [RemapFunction] = [
