@@ -6,7 +6,7 @@ import PetrelNet
 import ServiceLifecycle
 import Synchronization
 
-/// Serves Petrel's own telemetry: `/metrics` (Prometheus text), `/health` and `/ready`.
+/// Serves Petrel's own telemetry: `/metrics` (Prometheus text), `/health`, `/ready` and `/targets` (scrape targets).
 ///
 /// It runs on the same `HTTPIngestServer` as the push sources, so it has the same connection limit and timeouts.
 public final class APIServer: Service {
@@ -88,6 +88,8 @@ struct APIRoutes: Sendable {
             return answer(.ok, "text/plain; version=0.0.4; charset=utf-8", telemetry.render())
         case "/health":
             return answer(.ok, "text/plain", "ok\n")
+        case "/targets":
+            return answer(.ok, "application/json", telemetry.scrapeTargets.renderJSON())
         case "/ready":
             let waiting = readiness.waitingFor
             return waiting.isEmpty

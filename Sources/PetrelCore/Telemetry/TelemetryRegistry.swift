@@ -49,6 +49,8 @@ public final class TelemetryRegistry: Sendable {
     }
 
     private let families = Mutex<[String: Family]>([:])
+    /// The scrape targets of `prometheus_scrape` sources, which the API serves at `/targets`.
+    public let scrapeTargets = ScrapeTargetStatus()
 
     public init() {}
 
