@@ -138,8 +138,11 @@ import Testing
         let petrelNode = try await Self.seriesSet(petrelVM, #"{job="node"}"#)
         let prometheusNode = try await Self.seriesSet(prometheusVM, #"{job="node"}"#)
         #expect(petrelNode.count > 20)
-        #expect(petrelNode.subtracting(prometheusNode).isEmpty, "only Petrel: \(petrelNode.subtracting(prometheusNode))")
-        #expect(prometheusNode.subtracting(petrelNode).isEmpty, "only Prometheus: \(prometheusNode.subtracting(petrelNode))")
+        #expect(
+            petrelNode.subtracting(prometheusNode).isEmpty, "only Petrel: \(petrelNode.subtracting(prometheusNode))")
+        #expect(
+            prometheusNode.subtracting(petrelNode).isEmpty, "only Prometheus: \(prometheusNode.subtracting(petrelNode))"
+        )
         #expect(!petrelNode.contains { $0["__name__"]?.hasPrefix("go_memstats_") == true })
         #expect(petrelNode.allSatisfy { $0["env"] == "test" && $0["instance"] == "127.0.0.1:\(nodePort)" })
         // Values: a constant equal, a clock within a few scrapes.
@@ -151,8 +154,10 @@ import Testing
         #expect(abs(try #require(petrelTime) - (try #require(prometheusTime))) < 5)
         // The other jobs: the synthetic series with the same labels, and their metric names alike.
         for job in ["victoriametrics", "petrel"] {
-            for name in ["up", "scrape_duration_seconds", "scrape_samples_scraped",
-                "scrape_samples_post_metric_relabeling", "scrape_series_added"] {
+            for name in [
+                "up", "scrape_duration_seconds", "scrape_samples_scraped",
+                "scrape_samples_post_metric_relabeling", "scrape_series_added",
+            ] {
                 let selector = "\(name){job=\"\(job)\"}"
                 let petrelLabels = try await Self.query(petrelVM, selector).keys
                 let prometheusLabels = try await Self.query(prometheusVM, selector).keys
@@ -186,6 +191,15 @@ import Testing
             }
         }
         #expect(stale, "up is 0 and the node series are stale in both")
+        // The stale marker itself, which VictoriaMetrics exports as `null`, ends the series in both.
+        for vm in [petrelVM, prometheusVM] {
+            let raw = try #require(
+                await httpGet(port: vm.port, path: "/api/v1/export?match[]=node_memory_MemTotal_bytes"))
+            let object = try JSONSerialization.jsonObject(with: Data(raw.body.utf8)) as! [String: Any]
+            let values = object["values"] as! [Any]
+            #expect(values.last is NSNull, "the last sample is a stale marker: \(raw.body)")
+            #expect(values.dropLast().allSatisfy { !($0 is NSNull) })
+        }
 
         #expect(await petrel.stop() == 0)
         await prometheus.stop()

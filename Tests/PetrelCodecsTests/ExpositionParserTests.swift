@@ -102,7 +102,8 @@ import Testing
     }
 
     @Test func formatIsToldByContentType() {
-        #expect(ExpositionFormat(contentType: "application/openmetrics-text; version=1.0.0; charset=utf-8") == .openMetrics)
+        #expect(
+            ExpositionFormat(contentType: "application/openmetrics-text; version=1.0.0; charset=utf-8") == .openMetrics)
         #expect(ExpositionFormat(contentType: "text/plain; version=0.0.4; charset=utf-8") == .prometheusText)
         #expect(ExpositionFormat(contentType: nil) == .prometheusText)
     }
@@ -112,10 +113,19 @@ import Testing
             ("ok 1\n9bad 1\n", .invalidMetricName, "line 2: invalid metric name: \"9bad 1\""),
             ("a{1x=\"v\"} 1\n", .invalidLabelName, #"line 1: invalid label name: "1x="v"} 1""#),
             ("a{x \"v\"} 1\n", .invalidLabelSyntax, "line 1: invalid label syntax: expected = after label name \"x\""),
-            ("a{x=v} 1\n", .invalidLabelSyntax, "line 1: invalid label syntax: expected \" to open the value of label \"x\""),
+            (
+                "a{x=v} 1\n", .invalidLabelSyntax,
+                "line 1: invalid label syntax: expected \" to open the value of label \"x\""
+            ),
             ("a{x=\"v} 1\n", .invalidLabelSyntax, "line 1: invalid label syntax: unterminated value of label \"x\""),
-            ("a{x=\"v\" y=\"w\"} 1\n", .invalidLabelSyntax, "line 1: invalid label syntax: expected , or } after the value of label \"x\""),
-            ("a{x=\"1\",x=\"2\"} 1\n", .duplicateLabelName, #"line 1: duplicate label name: "x" in "a{x="1",x="2"} 1""#),
+            (
+                "a{x=\"v\" y=\"w\"} 1\n", .invalidLabelSyntax,
+                "line 1: invalid label syntax: expected , or } after the value of label \"x\""
+            ),
+            (
+                "a{x=\"1\",x=\"2\"} 1\n", .duplicateLabelName,
+                #"line 1: duplicate label name: "x" in "a{x="1",x="2"} 1""#
+            ),
             ("a one\n", .invalidValue, "line 1: invalid sample value: \"one\""),
             ("a\n", .invalidValue, "line 1: invalid sample value: \"\""),
             ("a 1 12.5\n", .invalidTimestamp, "line 1: invalid timestamp: \"12.5\""),

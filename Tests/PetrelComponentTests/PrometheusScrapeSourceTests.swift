@@ -54,7 +54,9 @@ import Testing
                         "static_configs": [["targets": ["a:9100", "b:9100"], "labels": ["env": "prod"]]],
                         "file_sd_configs": [["files": ["/etc/targets/*.json"], "refresh_interval": "1m"]],
                         "relabel_configs": [["source_labels": ["__address__"], "target_label": "host"]],
-                        "metric_relabel_configs": [["regex": "go_.*", "source_labels": ["__name__"], "action": "drop"]],
+                        "metric_relabel_configs": [
+                            ["regex": "go_.*", "source_labels": ["__name__"], "action": "drop"]
+                        ],
                     ],
                     ["job_name": "self", "static_configs": [["targets": ["localhost:8686"]]]],
                 ],
@@ -111,7 +113,7 @@ import Testing
         let groups = [
             TargetGroup(
                 targets: [["__address__": "10.0.0.1"], ["__address__": "10.0.0.2:9100", "team": "drop-me"]],
-                labels: ["team": "infra", "__meta_x": "icmp", "empty": ""], source: "test")
+                labels: ["team": "infra", "__meta_x": "icmp", "empty": ""])
         ]
         let targets = ScrapeTarget.make(groups: groups, job: job, rules: &rules)
         #expect(targets.count == 1)
@@ -129,7 +131,7 @@ import Testing
 
     private static let target = ScrapeTarget(
         job: "node", endpoint: HTTPEndpoint(host: "h", port: 1, target: "/metrics"),
-        labels: [.init(name: "instance", value: "h:1"), .init(name: "job", value: "node")], discoveredAddress: "h:1")
+        labels: [.init(name: "instance", value: "h:1"), .init(name: "job", value: "node")])
 
     private static func parse(_ text: String, at time: Int64) throws -> MetricBatch {
         try ExpositionParser(format: .prometheusText, defaultTimestamp: time).parse(Array(text.utf8))
@@ -166,20 +168,22 @@ import Testing
         let second = try Self.parse("a{job=\"app\"} 5\nc 6\n", at: 2000)
         let (next, nextReport) = assembler.assemble(scraped: second, timestamp: 2000, duration: 0.25)
         #expect(nextReport.seriesAdded == 1)
-        #expect(Array(Self.lines(next).prefix(3)) == [
-            "__name__=a,exported_job=app,instance=h:1,job=node 5.0",
-            "__name__=c,instance=h:1,job=node 6.0",
-            "__name__=b,instance=h:1,job=node stale",
-        ])
+        #expect(
+            Array(Self.lines(next).prefix(3)) == [
+                "__name__=a,exported_job=app,instance=h:1,job=node 5.0",
+                "__name__=c,instance=h:1,job=node 6.0",
+                "__name__=b,instance=h:1,job=node stale",
+            ])
         #expect(next.samples.allSatisfy { $0.timestamp == 2000 })
         // A failed scrape: `up` 0 and everything stale.
         let (failed, failedReport) = assembler.failed("connection refused", timestamp: 3000, duration: 0.1)
         #expect(failedReport.up == false && failedReport.error == "connection refused")
-        #expect(Array(Self.lines(failed).prefix(3)) == [
-            "__name__=a,exported_job=app,instance=h:1,job=node stale",
-            "__name__=c,instance=h:1,job=node stale",
-            "__name__=up,instance=h:1,job=node 0.0",
-        ])
+        #expect(
+            Array(Self.lines(failed).prefix(3)) == [
+                "__name__=a,exported_job=app,instance=h:1,job=node stale",
+                "__name__=c,instance=h:1,job=node stale",
+                "__name__=up,instance=h:1,job=node 0.0",
+            ])
         // After a failure, nothing is left to mark when the target goes.
         #expect(Self.lines(assembler.ended(timestamp: 4000)).count == 5)
     }
@@ -290,11 +294,12 @@ import Testing
             }
         }
         let stale = try #require(ended)
-        #expect(Self.lines(stale).map { $0.split(separator: ",").first! } == [
-            "__name__=requests_total", "__name__=up", "__name__=scrape_duration_seconds",
-            "__name__=scrape_samples_scraped", "__name__=scrape_samples_post_metric_relabeling",
-            "__name__=scrape_series_added",
-        ])
+        #expect(
+            Self.lines(stale).map { $0.split(separator: ",").first! } == [
+                "__name__=requests_total", "__name__=up", "__name__=scrape_duration_seconds",
+                "__name__=scrape_samples_scraped", "__name__=scrape_samples_post_metric_relabeling",
+                "__name__=scrape_series_added",
+            ])
         #expect(await componentEventually { registry.scrapeTargets.targets.isEmpty })
 
         shutdown.trigger()

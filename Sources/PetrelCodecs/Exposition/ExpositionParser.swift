@@ -216,7 +216,9 @@ struct ExpositionParsing {
         ("unknown", .unknown), ("gaugehistogram", .gaugeHistogram), ("info", .info), ("stateset", .stateset),
     ]
     /// The suffixes of a family's series: histogram and summary parts, OpenMetrics' counters and infos.
-    private static let familySuffixes = ["_bucket", "_sum", "_count", "_total", "_created", "_info", "_gcount", "_gsum"]
+    private static let familySuffixes = [
+        "_bucket", "_sum", "_count", "_total", "_created", "_info", "_gcount", "_gsum",
+    ]
 
     private func metricType(_ word: UnsafeRawBufferPointer) -> MetricType? {
         let types = format == .prometheusText ? Self.textTypes : Self.openMetricsTypes

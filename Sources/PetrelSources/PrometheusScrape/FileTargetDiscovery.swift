@@ -71,7 +71,7 @@ struct FileTargetDiscovery: Sendable {
             }
             groups.append(
                 TargetGroup(
-                    targets: targets.map { ["__address__": $0] }, labels: labels, source: "\(path)[\(index)]"))
+                    targets: targets.map { ["__address__": $0] }, labels: labels))
         }
         return groups
     }

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import PetrelCodecs
 import PetrelCore
@@ -27,7 +28,8 @@ public struct PrometheusScrapeSource: Source {
     }
 
     public static let definition = ComponentDefinition(type: "prometheus_scrape", kind: .source) { reader, _ in
-        .source(PrometheusScrapeSource(config: PrometheusScrapeSourceConfig(from: reader)), emits: .metrics)
+        let config = PrometheusScrapeSourceConfig(from: reader, environment: ProcessInfo.processInfo.environment)
+        return .source(PrometheusScrapeSource(config: config), emits: .metrics)
     }
 
     public func run(_ context: SourceContext) async throws {
@@ -86,17 +88,34 @@ struct ScrapeJobRunner: Sendable {
             return
         }
         var fileDiscoveries = job.fileDiscovery.map(FileTargetDiscovery.init)
-        let staticGroups = job.staticConfigs.enumerated().map { index, group in
+        let staticGroups = job.staticConfigs.map { group in
             TargetGroup(
                 targets: group.targets.map { ["__address__": $0] },
-                labels: Dictionary(group.labels.map { ($0.name, $0.value) }, uniquingKeysWith: { $1 }),
-                source: "static_configs[\(index)]")
+                labels: Dictionary(group.labels.map { ($0.name, $0.value) }, uniquingKeysWith: { $1 }))
         }
+        var kubernetes: [KubernetesTargetDiscovery] = []
+        for discovery in job.kubernetesDiscovery {
+            do {
+                kubernetes.append(try KubernetesTargetDiscovery(discovery, logger: logger))
+            } catch {
+                logger.error("cannot use the Kubernetes API's ca_file", metadata: ["error": "\(error)"])
+            }
+        }
+        let watchers = kubernetes.map { discovery in Task { await discovery.run() } }
+        var kubernetesVersions = kubernetes.map { _ in -1 }
         var running: [String: Running] = [:]
         var first = true
         while !Task.isCancelled {
             var groups = staticGroups
             var changed = first
+            for (index, discovery) in kubernetes.enumerated() {
+                let current = discovery.current
+                groups += current.groups
+                if current.version != kubernetesVersions[index] {
+                    kubernetesVersions[index] = current.version
+                    changed = true
+                }
+            }
             for index in fileDiscoveries.indices {
                 let refreshed = fileDiscoveries[index].refresh()
                 groups += refreshed.groups
@@ -127,7 +146,7 @@ struct ScrapeJobRunner: Sendable {
                     running[target.key] = Running(target: target, task: Task { await loop.run() })
                 }
             }
-            if fileDiscoveries.isEmpty {
+            if fileDiscoveries.isEmpty && kubernetes.isEmpty {
                 await context.shutdown.wait()
                 break
             }
@@ -135,6 +154,8 @@ struct ScrapeJobRunner: Sendable {
         }
         for entry in running.values { entry.task.cancel() }
         for entry in running.values { _ = await entry.task.value }
+        for watcher in watchers { watcher.cancel() }
+        for watcher in watchers { await watcher.value }
         await client.shutdown()
     }
 }

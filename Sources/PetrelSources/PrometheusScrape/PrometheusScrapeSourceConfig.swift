@@ -15,7 +15,8 @@ public struct PrometheusScrapeSourceConfig: Sendable {
         self.jobs = jobs
     }
 
-    public init(from reader: ConfigReader) {
+    /// `environment` gives `kubernetes_sd_configs` the in-cluster API server (`KUBERNETES_SERVICE_HOST`).
+    public init(from reader: ConfigReader, environment: [String: String]) {
         scrapeInterval = reader.duration("scrape_interval", default: scrapeInterval)
         scrapeTimeout = reader.duration("scrape_timeout", default: scrapeTimeout)
         fileCheckInterval = reader.duration("file_sd_check_interval", default: fileCheckInterval)
@@ -28,7 +29,7 @@ public struct PrometheusScrapeSourceConfig: Sendable {
         for section in sections {
             guard
                 let job = ScrapeJobConfig.parse(
-                    section, defaultInterval: scrapeInterval, defaultTimeout: scrapeTimeout)
+                    section, defaultInterval: scrapeInterval, defaultTimeout: scrapeTimeout, environment: environment)
             else { continue }
             if !names.insert(job.jobName).inserted {
                 section.error("job_name", "found multiple scrape configs with job name \"\(job.jobName)\"")

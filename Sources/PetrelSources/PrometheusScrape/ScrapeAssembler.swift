@@ -48,7 +48,8 @@ struct ScrapeAssembler {
         metricRules?.process(&batch)
         let post = batch.seriesCount
         if sampleLimit > 0 && post > sampleLimit {
-            return failed("sample limit exceeded: \(post) samples, the limit is \(sampleLimit)",
+            return failed(
+                "sample limit exceeded: \(post) samples, the limit is \(sampleLimit)",
                 timestamp: timestamp, duration: duration, samplesScraped: samplesScraped)
         }
         if labelLimit > 0, let index = batch.series.indices.first(where: { batch.series[$0].labelCount > labelLimit }) {
@@ -79,7 +80,8 @@ struct ScrapeAssembler {
     {
         var batch = MetricBatch()
         appendStaleMarkers(to: &batch, keeping: [], timestamp: timestamp)
-        let report = Report(up: false, samplesScraped: samplesScraped, samplesPostRelabeling: 0, seriesAdded: 0, error: error)
+        let report = Report(
+            up: false, samplesScraped: samplesScraped, samplesPostRelabeling: 0, seriesAdded: 0, error: error)
         appendSynthetic(to: &batch, report: report, timestamp: timestamp, duration: duration)
         previous = nil
         previousHashes = []
@@ -91,7 +93,8 @@ struct ScrapeAssembler {
         var batch = MetricBatch()
         appendStaleMarkers(to: &batch, keeping: [], timestamp: timestamp)
         for name in Self.syntheticNames {
-            batch.appendSeries(labels: syntheticLabels(name), samples: [Sample(timestamp: timestamp, value: Self.staleNaN)])
+            batch.appendSeries(
+                labels: syntheticLabels(name), samples: [Sample(timestamp: timestamp, value: Self.staleNaN)])
         }
         previous = nil
         previousHashes = []

@@ -61,6 +61,7 @@ public struct ScrapeJobConfig: Sendable {
     public var authorization: Authorization?
     public var staticConfigs: [StaticTargets] = []
     public var fileDiscovery: [FileDiscovery] = []
+    public var kubernetesDiscovery: [KubernetesDiscoveryConfig] = []
 
     public init(jobName: String, scrapeInterval: Duration = .seconds(60), scrapeTimeout: Duration = .seconds(10)) {
         self.jobName = jobName
@@ -69,7 +70,9 @@ public struct ScrapeJobConfig: Sendable {
     }
 
     /// Reads one entry of `scrape_configs`; `nil` when it has errors (all reported to `reader`).
-    static func parse(_ reader: ConfigReader, defaultInterval: Duration, defaultTimeout: Duration) -> ScrapeJobConfig? {
+    static func parse(
+        _ reader: ConfigReader, defaultInterval: Duration, defaultTimeout: Duration, environment: [String: String]
+    ) -> ScrapeJobConfig? {
         defer { reader.finish() }
         let errors = reader.diagnostics.errors.count
         var job = ScrapeJobConfig(jobName: reader.requiredString("job_name") ?? "")
@@ -124,6 +127,11 @@ public struct ScrapeJobConfig: Sendable {
             let refresh = section.duration("refresh_interval", default: .seconds(300))
             job.fileDiscovery.append(FileDiscovery(files: files, refreshInterval: refresh))
             section.finish()
+        }
+        for section in reader.sectionList("kubernetes_sd_configs") ?? [] {
+            if let discovery = KubernetesDiscoveryConfig.parse(section, environment: environment) {
+                job.kubernetesDiscovery.append(discovery)
+            }
         }
         return reader.diagnostics.errors.count == errors ? job : nil
     }

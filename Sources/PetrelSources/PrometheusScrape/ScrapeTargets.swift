@@ -6,8 +6,6 @@ struct TargetGroup: Sendable, Equatable {
     /// Each target's own labels; `__address__` at least.
     var targets: [[String: String]]
     var labels: [String: String]
-    /// Where the group came from (a file, `static_configs[0]`), for logs.
-    var source: String
 }
 
 /// A target to scrape: its URL and the labels every sample of it gets.
@@ -16,8 +14,6 @@ struct ScrapeTarget: Sendable, Hashable {
     var endpoint: HTTPEndpoint
     /// `job`, `instance` and the other labels left after `relabel_configs`, sorted by name, none starting `__`.
     var labels: [Label]
-    /// The labels as discovered, before `relabel_configs`, for the API.
-    var discoveredAddress: String
 
     struct Label: Sendable, Hashable {
         var name: String
@@ -82,8 +78,7 @@ struct ScrapeTarget: Sendable, Hashable {
             job: job.jobName,
             endpoint: HTTPEndpoint(host: parsed.host, port: port, target: target, usesTLS: scheme == "https"),
             labels: labelsOut.filter { !$0.value.isEmpty }.map { Label(name: $0.key, value: $0.value) }
-                .sorted { Array($0.name.utf8).lexicographicallyPrecedes(Array($1.name.utf8)) },
-            discoveredAddress: discovered["__address__"] ?? "")
+                .sorted { Array($0.name.utf8).lexicographicallyPrecedes(Array($1.name.utf8)) })
     }
 
     /// Percent-encoding for a query parameter.

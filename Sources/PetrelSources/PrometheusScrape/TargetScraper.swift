@@ -59,7 +59,8 @@ struct TargetScraper: Sendable {
             do {
                 body = try Zlib.decompress(body, format: .gzip, maxDecompressedLength: limit)
             } catch {
-                throw ScrapeError(error == .tooLarge ? "body size limit exceeded: more than \(limit) bytes uncompressed" : "\(error)")
+                throw ScrapeError(
+                    error == .tooLarge ? "body size limit exceeded: more than \(limit) bytes uncompressed" : "\(error)")
             }
         }
         return Exposition(

@@ -1,10 +1,10 @@
+import PetrelCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-
-import PetrelCore
 
 extension RemapFunctions {
     /// The environment, hashes and identifiers: `get_env_var`, `sha2`, `md5`, `uuid_v4`.
