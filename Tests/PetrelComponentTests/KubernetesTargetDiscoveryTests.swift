@@ -51,7 +51,7 @@ import Testing
         let discovery = try KubernetesTargetDiscovery(config, logger: Logger(label: "k8s-sd-test"))
         let task = Task { await discovery.run() }
 
-        let settled = await componentEventually {
+        let settled = await componentEventually(timeout: .seconds(120)) {
             discovery.current.groups.map { $0.labels["__meta_kubernetes_pod_name"] ?? "" }
                 == ["backup-29412360-x7p2k", "web-5f7c9d8b4-abcde"]
         }

@@ -254,7 +254,8 @@ import Testing
         try "- targets: [\"127.0.0.1:\(port.load(ordering: .relaxed))\"]\n".write(
             to: file, atomically: true, encoding: .utf8)
 
-        var job = ScrapeJobConfig(jobName: "app", scrapeInterval: .milliseconds(200), scrapeTimeout: .milliseconds(200))
+        // Wide margins: a loaded machine must not turn a slow answer into a failed scrape.
+        var job = ScrapeJobConfig(jobName: "app", scrapeInterval: .seconds(3), scrapeTimeout: .seconds(3))
         job.fileDiscovery = [.init(files: [file.path])]
         var config = PrometheusScrapeSourceConfig(jobs: [job])
         config.fileCheckInterval = .milliseconds(50)
