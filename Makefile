@@ -10,8 +10,8 @@ BUILD_PACKAGES := libsnappy-dev zlib1g-dev libzstd-dev pkg-config
 # rsyslog (with its GnuTLS driver) and util-linux's logger are the syslog source's real senders; syslog-ng's
 # libraries are installed here, its binary is unpacked below (its package conflicts with rsyslog's).
 SYSLOG_NG_LIBRARIES := libglib2.0-0 libivykis0 libjson-c5 libnet1 libpcre3 libwrap0 libcap2 libssl3
-TEST_PACKAGES := $(BUILD_PACKAGES) victoria-metrics python3-venv openssl curl prometheus prometheus-alertmanager zstd \
-	rsyslog rsyslog-gnutls \
+TEST_PACKAGES := $(BUILD_PACKAGES) victoria-metrics python3-venv openssl curl prometheus prometheus-alertmanager \
+	prometheus-node-exporter zstd rsyslog rsyslog-gnutls \
 	bsdutils $(SYSLOG_NG_LIBRARIES)
 # Debian's syslog-ng-core unpacked (not installed), where the integration tests look for it.
 SYSLOG_NG_DIR := .deps/syslog-ng

@@ -92,6 +92,8 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                // The `prometheus_scrape` source's `file_sd_configs` files, which are YAML or JSON.
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         .target(

@@ -14,6 +14,7 @@ public enum BuiltinComponents {
         KubernetesLogsSource.definition,
         HTTPServerSource.definition,
         SyslogSource.definition,
+        PrometheusScrapeSource.definition,
         FilterTransform.definition,
         RelabelTransform.definition,
         RemapTransform.definition,

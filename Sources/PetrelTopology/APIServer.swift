@@ -6,8 +6,8 @@ import PetrelNet
 import ServiceLifecycle
 import Synchronization
 
-/// Serves Petrel's own telemetry: `/metrics` (Prometheus text), `/health`, `/ready`; `POST /reload`; and for looking
-/// inside, `/components` (`petrel top`) and `/tap` (`petrel tap`).
+/// Serves Petrel's own telemetry: `/metrics` (Prometheus text), `/health`, `/ready`, `/targets` (scrape targets);
+/// `POST /reload`; and for looking inside, `/components` (`petrel top`) and `/tap` (`petrel tap`).
 ///
 /// It runs on the same `HTTPIngestServer` as the push sources, so it has the same connection limit and timeouts.
 public final class APIServer: Service {
@@ -96,6 +96,8 @@ struct APIRoutes: Sendable {
             return answer(.ok, "text/plain; version=0.0.4; charset=utf-8", telemetry.render())
         case "/health":
             return answer(.ok, "text/plain", "ok\n")
+        case "/targets":
+            return answer(.ok, "application/json", telemetry.scrapeTargets.renderJSON())
         case "/ready":
             let waiting = readiness.waitingFor
             return waiting.isEmpty

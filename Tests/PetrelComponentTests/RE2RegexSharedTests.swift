@@ -1,7 +1,7 @@
 import Logging
-import PetrelCore
 import Testing
 
+@testable import PetrelCore
 @testable import PetrelTransforms
 
 /// `filter`'s `matches` and `relabel`'s `regex` are one regex type: a pattern keeps the same values in both, and a

@@ -1,6 +1,6 @@
-import PetrelCore
 import Testing
 
+@testable import PetrelCore
 @testable import PetrelTransforms
 
 /// Each relabel action on label sets, with the examples of the Prometheus documentation.

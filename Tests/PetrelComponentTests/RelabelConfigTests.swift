@@ -1,6 +1,6 @@
-import PetrelCore
 import Testing
 
+@testable import PetrelCore
 @testable import PetrelTransforms
 
 /// Reading `relabel` rules: defaults, and the checks Prometheus makes, each error naming its rule.

@@ -1,7 +1,7 @@
 import Logging
-import PetrelCore
 import Testing
 
+@testable import PetrelCore
 @testable import PetrelTransforms
 
 /// Builds `relabel` transforms from literal rules and runs label sets through them.

@@ -1,6 +1,6 @@
-import PetrelCore
 import Testing
 
+@testable import PetrelCore
 @testable import PetrelTransforms
 
 /// The `relabel` transform on whole metric batches.

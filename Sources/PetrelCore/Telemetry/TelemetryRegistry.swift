@@ -53,6 +53,8 @@ public final class TelemetryRegistry: Sendable {
     public let taps = TapHub()
     /// The running components with their telemetry (`/components`).
     public let catalog = ComponentCatalog()
+    /// The scrape targets of `prometheus_scrape` sources, which the API serves at `/targets`.
+    public let scrapeTargets = ScrapeTargetStatus()
 
     public init() {}
 

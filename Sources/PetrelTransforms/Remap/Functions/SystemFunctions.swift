@@ -1,3 +1,5 @@
+import PetrelCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

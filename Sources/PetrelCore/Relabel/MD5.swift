@@ -1,5 +1,6 @@
-/// MD5 (RFC 1321), only for `hashmod`: Prometheus shards on MD5, so the same digest is needed to agree with it.
-struct MD5 {
+/// MD5 (RFC 1321), for `hashmod` (Prometheus shards on MD5, so the same digest is needed to agree with it) and
+/// remap's `md5`.
+public struct MD5 {
     private static let shifts: [UInt32] = [
         7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22,
         5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20,
@@ -25,7 +26,7 @@ struct MD5 {
     private var d0: UInt32 = 0x1032_5476
 
     /// The 16-byte digest of `bytes`.
-    static func digest(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
+    public static func digest(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
         var state = MD5()
         state.hash(bytes)
         var digest: [UInt8] = []
@@ -38,7 +39,7 @@ struct MD5 {
         return digest
     }
 
-    static func digest(_ bytes: [UInt8]) -> [UInt8] {
+    public static func digest(_ bytes: [UInt8]) -> [UInt8] {
         bytes.withUnsafeBytes { digest($0) }
     }
 

@@ -1,5 +1,3 @@
-import PetrelCore
-
 /// One relabel rule compiled for the hot path: names and separator as bytes, the regex and both
 /// templates parsed once, and arena strings it appended remembered for the rest of the batch.
 struct RelabelRule: Sendable {

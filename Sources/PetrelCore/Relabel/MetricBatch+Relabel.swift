@@ -1,5 +1,3 @@
-import PetrelCore
-
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

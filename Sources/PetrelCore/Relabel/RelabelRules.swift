@@ -1,5 +1,3 @@
-import PetrelCore
-
 /// A rule that could not be compiled: its index in `rules`, the key at fault and why.
 public struct RelabelRuleError: Error, Sendable, Equatable, CustomStringConvertible {
     public var ruleIndex: Int
@@ -19,15 +17,11 @@ public struct RelabelRules: Sendable {
     private var rules: [RelabelRule]
     private var work = RelabelRule.Workspace()
 
-    /// Compiles `rules`; throws the first rule that fails the checks `RelabelConfig.parse` makes.
+    /// Compiles `rules`; throws the first rule that fails the checks `RelabelRuleConfig.parse` makes.
     public init(_ rules: [RelabelRuleConfig], labelNameValidation: LabelNameValidation = .legacy)
         throws(RelabelRuleError)
     {
         try self.init(rules, labelNameValidation: labelNameValidation, allowFastPaths: true)
-    }
-
-    public init(_ config: RelabelConfig) throws(RelabelRuleError) {
-        try self.init(config.rules, labelNameValidation: config.labelNameValidation)
     }
 
     /// `allowFastPaths: false` sends every regex through Swift's `Regex`, to test the fast paths against it.
