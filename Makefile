@@ -26,7 +26,7 @@ ELASTICSEARCH_PYTHON_PACKAGES := elasticsearch==9.5.1
 # overlays: it is on these machines (Debian's own kubernetes-client, 1.20, is too old for kustomize v5 files).
 DEPLOY_PYTHON_PACKAGES := kubernetes-validate==1.37.0 checkov==3.3.30
 
-.PHONY: run test build lint deps test-deps syslog-ng print-test-packages
+.PHONY: run test build lint deps test-deps syslog-ng print-test-packages fuzz
 
 run: deps
 	$(SWIFT) run petrel run --config config/petrel.yaml
@@ -41,6 +41,16 @@ build: deps
 
 lint:
 	$(SWIFT) format lint --strict -r Sources Tests
+
+# Every decoder that reads bytes from outside, fuzzed with libFuzzer and AddressSanitizer for FUZZ_SECONDS each
+# (Sources/PetrelFuzz, scripts/fuzz.sh), built apart in .build-fuzz. -enable-testing lets the targets reach the sinks'
+# answer readers and the disk buffer's segment reader, which are internal; Fuzz/toolset.json links with lld (gold
+# cannot link the fuzzer's runtime beside SwiftPM's entry point).
+FUZZ_SECONDS ?= 30
+fuzz: deps
+	$(SWIFT) build -c release --product PetrelFuzz --scratch-path .build-fuzz --toolset Fuzz/toolset.json \
+		-Xswiftc -sanitize=fuzzer,address -Xswiftc -DPETREL_FUZZ -Xswiftc -enable-testing
+	scripts/fuzz.sh $(FUZZ_SECONDS)
 
 deps:
 	@dpkg -s $(BUILD_PACKAGES) >/dev/null 2>&1 || { $(SUDO) apt-get update && \

@@ -159,6 +159,23 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
+        // libFuzzer targets for every decoder that reads bytes from outside, in one binary (PETREL_FUZZ_TARGET picks
+        // the decoder): `make fuzz` builds it with -sanitize=fuzzer,address -DPETREL_FUZZ; built plainly it only says
+        // so. PetrelFuzzSeeds writes their seed corpora (Fuzz/Corpus/) with Petrel's own encoders.
+        .executableTarget(
+            name: "PetrelFuzz",
+            dependencies: [
+                "PetrelCore", "PetrelCodecs", "PetrelConfig", "PetrelComponents", "PetrelTransforms", "PetrelBuffers",
+                "PetrelSinks", "OTLPProtos",
+            ]
+        ),
+        .executableTarget(
+            name: "PetrelFuzzSeeds",
+            dependencies: [
+                "PetrelCore", "PetrelCodecs", "PetrelBuffers", "OTLPProtos",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
         .testTarget(name: "PetrelCoreTests", dependencies: ["PetrelCore"]),
         .testTarget(
             name: "PetrelCodecsTests",
