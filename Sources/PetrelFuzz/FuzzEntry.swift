@@ -37,7 +37,8 @@ func fuzzMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<C
 @main
 struct PetrelFuzz {
     static func main() {
-        FileHandle.standardError.write(Data("PetrelFuzz runs under libFuzzer: build and run it with `make fuzz`\n".utf8))
+        FileHandle.standardError.write(
+            Data("PetrelFuzz runs under libFuzzer: build and run it with `make fuzz`\n".utf8))
         exit(2)
     }
 }

@@ -126,7 +126,8 @@ seed("syslog_datagram", "rfc3164", rfc3164)
 // Container runtimes' log lines.
 seed("cri", "full", "2026-12-07T04:33:05.123456789Z stdout F {\"level\":\"info\",\"msg\":\"order placed\"}")
 seed("cri", "partial", "2026-12-07T04:33:05.123456789+01:00 stderr P first part of a long line")
-seed("docker", "line", "{\"log\":\"order placed\\n\",\"stream\":\"stdout\",\"time\":\"2026-12-07T04:33:05.123456789Z\"}")
+seed(
+    "docker", "line", "{\"log\":\"order placed\\n\",\"stream\":\"stdout\",\"time\":\"2026-12-07T04:33:05.123456789Z\"}")
 
 // http_server bodies.
 seed("log_body", "ndjson", "{\"message\":\"a\",\"level\":\"info\"}\n{\"message\":\"b\",\"n\":[1,2.5,null,true]}\n")
@@ -197,7 +198,11 @@ seed("remap", "fallible", "x, err = parse_regex(.message, r'^(?P<a>\\w+) (?P<b>\
 let directory = NSTemporaryDirectory() + "petrel-fuzz-seeds-\(getpid())"
 try! FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
 let buffer = try! await DiskBuffer(DiskBufferConfiguration(directory: directory, maxSize: 1 << 20))
-let records = [EventBatch.metrics(metrics), .logs(LogBatch(records: [LogRecord(timestamp: 1_700_000_000_000_000_000, message: "order placed", severity: "info")]))].map {
+let records = [
+    EventBatch.metrics(metrics),
+    .logs(
+        LogBatch(records: [LogRecord(timestamp: 1_700_000_000_000_000_000, message: "order placed", severity: "info")])),
+].map {
     BufferRecordCodec().encode($0)
 }
 try! await buffer.append(records + [records[0]])
