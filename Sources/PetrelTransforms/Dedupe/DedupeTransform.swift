@@ -25,7 +25,6 @@ public struct DedupeTransform: Transform {
     }
 
     public static let definition = ComponentDefinition(type: "dedupe", kind: .transform) { reader, _ in
-        defer { reader.finish() }
         var fields = Fields.match(defaultMatch)
         if let section = reader.section("fields") {
             defer { section.finish() }

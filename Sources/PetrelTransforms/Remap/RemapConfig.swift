@@ -29,7 +29,6 @@ public struct RemapConfig: Sendable {
     /// Reads the settings and compiles the program; every problem in the program is reported as
     /// `file:line:column` with the line and a caret. `nil` when anything is wrong.
     public static func parse(_ reader: ConfigReader) -> RemapConfig? {
-        defer { reader.finish() }
         let dropOnError = reader.bool("drop_on_error", default: false)
         let dropOnAbort = reader.bool("drop_on_abort", default: true)
         let rerouteDropped = reader.bool("reroute_dropped", default: false)

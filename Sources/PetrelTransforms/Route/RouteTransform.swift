@@ -28,7 +28,6 @@ public struct RouteTransform: Transform {
     }
 
     public static let definition = ComponentDefinition(type: "route", kind: .transform) { reader, _ in
-        defer { reader.finish() }
         guard let section = reader.section("routes") else {
             if !reader.contains("routes") {
                 reader.error("routes", "is required: a mapping of route name to condition")

@@ -32,7 +32,6 @@ public struct ThrottleTransform: Transform {
     }
 
     public static let definition = ComponentDefinition(type: "throttle", kind: .transform) { reader, _ in
-        defer { reader.finish() }
         guard reader.contains("threshold") else {
             reader.error("threshold", "is required: the events let through per window")
             return nil
