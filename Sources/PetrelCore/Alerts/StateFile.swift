@@ -6,7 +6,7 @@ import Darwin
 
 /// A small file of state replaced whole: written to a temporary file, fsynced and renamed over the old one (and the
 /// directory fsynced), so a crash at any point leaves the old contents or the new, never a mix. The alert transform
-/// and the alertmanager sink keep their alerts in one each.
+/// and the alertmanager sink keep their alerts in one each, the file tailers their checkpoints.
 public struct StateFile: Sendable {
     public let path: String
 

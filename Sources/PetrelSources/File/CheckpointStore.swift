@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import PetrelCore
 
 /// Where reading a file resumes: every byte before `offset` is in every buffer downstream.
 struct FileCheckpoint: Sendable, Equatable {
@@ -25,26 +21,17 @@ struct CheckpointStore: Sendable {
     let directory: String
 
     var path: String { directory + "/checkpoints" }
+    private var file: StateFile { StateFile(path: path) }
 
     /// The saved checkpoints; none when the file does not exist yet.
     func load() throws(CheckpointError) -> [FileCheckpoint] {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else {
-            if errno == ENOENT { return [] }
-            throw CheckpointError(description: "cannot open \(path): \(String(cString: strerror(errno)))")
+        let bytes: [UInt8]?
+        do {
+            bytes = try file.load()
+        } catch {
+            throw CheckpointError(description: error.description)
         }
-        defer { close(descriptor) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            guard count >= 0 else {
-                throw CheckpointError(description: "cannot read \(path): \(String(cString: strerror(errno)))")
-            }
-            if count == 0 { break }
-            bytes.append(contentsOf: chunk[..<count])
-        }
+        guard let bytes else { return [] }
         return try Self.parse(String(decoding: bytes, as: UTF8.self), path: path)
     }
 
@@ -79,50 +66,15 @@ struct CheckpointStore: Sendable {
 
     /// Replaces the saved checkpoints: temporary file, fsync, rename, fsync of the directory.
     func save(_ checkpoints: [FileCheckpoint]) throws(CheckpointError) {
-        try Self.makeDirectories(directory)
-        let temporary = path + ".tmp"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else { throw failure("cannot create \(temporary)") }
-        var text = Self.render(checkpoints)
-        let written = text.withUTF8 { bytes -> Bool in
-            var offset = 0
-            while offset < bytes.count {
-                let count = write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
-                if count < 0 && errno == EINTR { continue }
-                guard count > 0 else { return false }
-                offset += count
-            }
-            return true
-        }
-        let synced = written && fsync(descriptor) == 0
-        close(descriptor)
-        guard synced else { throw failure("cannot write \(temporary)") }
-        guard rename(temporary, path) == 0 else { throw failure("cannot rename \(temporary) to \(path)") }
-        let directoryDescriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directoryDescriptor >= 0 {
-            _ = fsync(directoryDescriptor)
-            close(directoryDescriptor)
+        do {
+            try file.save(Array(Self.render(checkpoints).utf8))
+        } catch {
+            throw CheckpointError(description: error.description)
         }
     }
 
     /// Moves an unreadable checkpoint file aside (kept for a human to look at), so the next save does not lose it.
     func setAside() -> String {
-        let aside = path + ".corrupt"
-        _ = rename(path, aside)
-        return aside
-    }
-
-    private func failure(_ what: String) -> CheckpointError {
-        CheckpointError(description: "\(what): \(String(cString: strerror(errno)))")
-    }
-
-    private static func makeDirectories(_ directory: String) throws(CheckpointError) {
-        var current = directory.hasPrefix("/") ? "" : "."
-        for part in directory.split(separator: "/") {
-            current += "/" + part
-            if mkdir(current, 0o755) != 0 && errno != EEXIST {
-                throw CheckpointError(description: "cannot create \(current): \(String(cString: strerror(errno)))")
-            }
-        }
+        file.setAside()
     }
 }
