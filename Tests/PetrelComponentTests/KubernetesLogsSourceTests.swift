@@ -41,13 +41,19 @@ import Glibc
 
         var podsRoot: String { directory + "/pods" }
 
-        func start() async -> Task<Void, any Error> {
+        func start(listingGzippedFilesAsPlain: Bool = false) async -> Task<Void, any Error> {
             let output = Output(edges: [.init(queue: queue, accepts: .all, buffers: false)], telemetry: telemetry)
             let context = SourceContext(
                 id: "pods", output: output, telemetry: telemetry, logger: Logger(label: "test.kubernetes_logs"),
                 shutdown: shutdown, onReady: { self.ready.store(true, ordering: .relaxed) })
+            let discovery = PodLogDiscovery(
+                podsRoot: podsRoot, include: source.config.include, exclude: source.config.exclude)
             let task = Task {
-                try await source.run(context)
+                if listingGzippedFilesAsPlain {
+                    try await source.run(context, discovery: ListedBeforeGzip(inner: discovery))
+                } else {
+                    try await source.run(context)
+                }
                 queue.producerFinished()
             }
             _ = await componentEventually { ready.load(ordering: .relaxed) }
@@ -218,6 +224,46 @@ import Glibc
         let after = Harness(directory: directory)
         let second = await after.start()
         #expect(await after.receive(2).map(\.message) == ["split-across", "a-1"])
+        try await after.stop(second)
+        #expect(await after.queue.next() == nil, "nothing twice")
+    }
+
+    /// A listing of the pods' directories taken just before the kubelet (or `gzip`) removed a rotated file it had
+    /// compressed: the plain name is listed, and only the `.gz` is there.
+    struct ListedBeforeGzip: FileDiscovery {
+        let inner: PodLogDiscovery
+
+        func scan() -> (files: [DiscoveredFile], directories: [String]) {
+            let (files, directories) = inner.scan()
+            let listed = files.map { file in
+                guard file.isCompressed else { return file }
+                return DiscoveredFile(
+                    path: String(file.path.dropLast(3)), stream: file.stream, order: file.order, gzipPath: file.path)
+            }
+            return (listed, directories)
+        }
+    }
+
+    /// Petrel restarts while the kubelet compresses a rotated file it must read on from its checkpoint: the scan
+    /// lists the plain file, which is gone when it is opened. Its `.gz` is read in the same scan, before the stream's
+    /// live file, so the unread lines arrive and the line split across the rotation is whole.
+    @Test func aRotatedFileGzippedBetweenTheListingAndItsOpeningIsReadFromItsGzip() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTree(directory) }
+        let web = directory + "/pods/shop_web-1_uid-a/app"
+        let first = Self.cri((0..<3).map { "a-\($0)" })
+        try writeFile(web + "/0.log", first)
+        let before = Harness(directory: directory)
+        let task = await before.start()
+        #expect(await before.receive(3).count == 3)
+        try await before.stop(task)
+
+        try Self.gzipRotated(
+            web + "/0.log.20261206-101511", contents: first + Self.cri(["a-3"]) + Self.cri(["split-"], tag: "P", at: 1))
+        try writeFile(web + "/0.log", Self.cri(["across", "a-4"], at: 2))
+        let after = Harness(directory: directory)
+        let second = await after.start(listingGzippedFilesAsPlain: true)
+        #expect(await after.receive(3).map(\.message) == ["a-3", "split-across", "a-4"])
         try await after.stop(second)
         #expect(await after.queue.next() == nil, "nothing twice")
     }

@@ -11,6 +11,13 @@ struct DiscoveredFile: Sendable, Equatable {
     var order: String
     /// A rotated file the kubelet gzipped: read only when a checkpoint says it holds unread lines.
     var isCompressed = false
+    /// Where this rotated file is once gzipped; nil for a file nothing compresses.
+    var gzipPath: String? = nil
+
+    /// The file gzipped, when it may be: what to look for if it is gone by the time the tailer opens it.
+    var gzipped: DiscoveredFile? {
+        gzipPath.map { DiscoveredFile(path: $0, stream: stream, order: order, isCompressed: true) }
+    }
 }
 
 /// Where a tailer finds its files: the `file` source's globs, `kubernetes_logs`' pod directories.

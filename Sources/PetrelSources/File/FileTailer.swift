@@ -176,9 +176,15 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
         for index in files.indices { indexByKey[[files[index].device, files[index].inode]] = index }
         var fresh: [(DiscoveredFile, Int32, stat)] = []
         var moved: [(index: Int, path: String)] = []
-        for discovered in found {
+        // A rotated file gzipped between the listing and now is looked for as `<name>.gz` in this same scan, so it
+        // is read before its stream's newer files (the kubelet and `gzip` remove `<name>` once `<name>.gz` is whole).
+        var queue = found[...]
+        while let discovered = queue.popFirst() {
             var info = stat()
-            guard stat(discovered.path, &info) == 0 else { continue }
+            guard stat(discovered.path, &info) == 0 else {
+                if errno == ENOENT, let gzipped = discovered.gzipped { queue.append(gzipped) }
+                continue
+            }
             let key = [UInt64(info.st_dev), UInt64(info.st_ino)]
             seen.insert(key)
             keysByPath[discovered.path] = key
@@ -198,6 +204,10 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
             }
             let descriptor = open(discovered.path, O_RDONLY | O_CLOEXEC)
             guard descriptor >= 0 else {
+                if errno == ENOENT, let gzipped = discovered.gzipped {
+                    queue.append(gzipped)
+                    continue
+                }
                 logger.warning("Cannot open file", metadata: ["path": "\(discovered.path)", "errno": "\(errno)"])
                 continue
             }

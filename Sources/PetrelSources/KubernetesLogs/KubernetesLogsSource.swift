@@ -31,6 +31,13 @@ public struct KubernetesLogsSource: Source {
     }
 
     public func run(_ context: SourceContext) async throws {
+        try await run(
+            context,
+            discovery: PodLogDiscovery(podsRoot: config.podsRoot, include: config.include, exclude: config.exclude))
+    }
+
+    /// Runs on the files `discovery` lists: the pods' directories, or (in tests) a listing that lags behind them.
+    func run(_ context: SourceContext, discovery: some FileDiscovery) async throws {
         var settings = config.tailing.settings(checkpointDirectory: checkpointDirectory)
         // The tailer cuts raw lines; the parser cuts messages at max_line_bytes. A Docker line's JSON escapes may
         // take up to six bytes per byte of message, so the raw bound leaves room for them.
@@ -41,7 +48,6 @@ public struct KubernetesLogsSource: Source {
             limits: ContainerLogLimits(
                 maxLineBytes: config.tailing.maxLineBytes, maxMergedLineBytes: config.maxMergedLineBytes),
             fileTelemetry: FileTelemetry(context.telemetry), telemetry: context.telemetry, logger: context.logger)
-        let discovery = PodLogDiscovery(podsRoot: config.podsRoot, include: config.include, exclude: config.exclude)
         try await withThrowingTaskGroup(of: Void.self) { group in
             if let api = config.kubernetesAPI {
                 let watcher = try PodWatcher(

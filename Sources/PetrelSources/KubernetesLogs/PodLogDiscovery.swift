@@ -98,7 +98,8 @@ struct PodLogDiscovery: FileDiscovery {
                     files.append(
                         DiscoveredFile(
                             path: path, stream: containerPath + "/\(file.restartCount).log",
-                            order: file.rotation.map { "0." + $0 } ?? "1", isCompressed: file.isCompressed))
+                            order: file.rotation.map { "0." + $0 } ?? "1", isCompressed: file.isCompressed,
+                            gzipPath: file.rotation != nil && !file.isCompressed ? path + ".gz" : nil))
                 }
             }
         }
