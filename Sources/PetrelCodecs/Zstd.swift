@@ -148,7 +148,7 @@ public enum Zstd {
         length <= 1 ? 0 : Int.bitWidth - (length - 1).leadingZeroBitCount
     }
 
-    private static func errorName(_ code: Int) -> String {
+    static func errorName(_ code: Int) -> String {
         ZSTD_getErrorName(code).map { String(cString: $0) } ?? "error \(code)"
     }
 }

@@ -111,7 +111,11 @@ import Testing
     }
 
     /// VictoriaMetrics 1.79 speaks remote-write 1.0 only, so a second Petrel is the 2.0 receiver.
-    @Test func version2SinkToASecondPetrelLandsExactly() async throws {
+    /// Agent → aggregator → VictoriaMetrics, the hop between the two Petrels in remote-write 2.0 or 1.0, snappy or zstd
+    /// (`compression: zstd`: VictoriaMetrics 1.79 itself answers 400 to a zstd remote-write body, so it is for the
+    /// Petrel-to-Petrel hop).
+    @Test(arguments: [("v2", "snappy"), ("v2", "zstd"), ("v1", "zstd")])
+    func aSinkToASecondPetrelLandsExactly(protocol: String, compression: String) async throws {
         let vm = VictoriaMetrics()
         try await vm.start()
         let aggregator = try RunningPipeline { port in
@@ -133,7 +137,8 @@ import Testing
               aggregator:
                 type: prometheus_remote_write
                 inputs: [rw]
-                protocol: v2
+                protocol: \(`protocol`)
+                compression: \(compression)
                 endpoints: ["http://127.0.0.1:\(aggregator.sourcePort)/api/v1/write"]
                 batch: { max_age: 20ms }
             """

@@ -75,6 +75,23 @@ import Testing
         try await source.stop()
     }
 
+    /// `Content-Encoding: zstd` (what vmagent sends VictoriaMetrics, and a Petrel sink with `compression: zstd`).
+    @Test func aZstdBodyIsAcceptedAsASnappyOneIs() async throws {
+        let source = try await Running()
+        let response = try #require(
+            await source.post(
+                Zstd.compress(Self.request(3)),
+                headers: ["Content-Encoding": "zstd", "Content-Type": "application/x-protobuf"]))
+        #expect(response.status == 204, "\(response.text)")
+        guard case .metrics(let batch)? = await source.queue.nextBatch() else {
+            Issue.record("no metric batch was queued")
+            return
+        }
+        #expect(batch.labelPairs(of: 2).map { "\($0.name)=\($0.value)" } == ["__name__=up", "instance=node-2"])
+        #expect(Array(batch.samples(of: 2)) == [Sample(timestamp: 1_002, value: 2)])
+        try await source.stop()
+    }
+
     @Test func version2IsChosenByContentType() async throws {
         let source = try await Running()
         let response = try #require(
@@ -102,6 +119,7 @@ import Testing
         let source = try await Running(config: config)
         let valid = Snappy.compress(Self.request(3))
         let protobufHeaders = ["Content-Encoding": "snappy", "Content-Type": "application/x-protobuf"]
+        let zstdHeaders = ["Content-Encoding": "zstd", "Content-Type": "application/x-protobuf"]
         let cases: [(name: String, body: [UInt8], headers: [String: String], status: Int, reason: String)] = [
             ("truncated snappy", Array(valid.dropLast(3)), protobufHeaders, 400, "cannot decompress"),
             ("not snappy at all", Array("hello, world".utf8), protobufHeaders, 400, "cannot decompress"),
@@ -119,6 +137,12 @@ import Testing
                 "decompressed over the limit", Snappy.compress(Array(repeating: 0x0A, count: 100_000)), protobufHeaders,
                 413,
                 "limit"
+            ),
+            ("truncated zstd", Array(Zstd.compress(Self.request(3)).dropLast(3)), zstdHeaders, 400, "cannot decompress"),
+            ("snappy labelled zstd", valid, zstdHeaders, 400, "cannot decompress"),
+            (
+                "zstd decompressed over the limit", Zstd.compress(Array(repeating: 0x0A, count: 100_000)), zstdHeaders,
+                413, "limit"
             ),
             (
                 "text content type", valid, ["Content-Encoding": "snappy", "Content-Type": "text/plain"], 415,

@@ -107,7 +107,7 @@ import Testing
                 "petrel.yaml: sinks.vm.basic_auth.username: is required",
                 "petrel.yaml: sinks.vm.batch.max_samples: must be between 1 and 10000000, found 0",
                 "petrel.yaml: sinks.vm.batch.max_spans: unknown key",
-                "petrel.yaml: sinks.vm.compression: expected one of snappy, found \"gzip\"",
+                "petrel.yaml: sinks.vm.compression: expected one of snappy, zstd, found \"gzip\"",
                 "petrel.yaml: sinks.vm.retry.max_backoff: must not be shorter than initial_backoff",
                 "petrel.yaml: sinks.vm.timeout: must be longer than zero",
             ], "\(errors.sorted())")

@@ -30,7 +30,7 @@ final class EndpointWriter: Sendable {
         self.endpoint = endpoint
         self.seed = XXHash64.hash(Array(endpoint.description.utf8))
         self.config = config
-        self.protocolHeaders = Self.protocolHeaders(config.protocolVersion)
+        self.protocolHeaders = Self.protocolHeaders(config.protocolVersion, compression: config.request.compression)
         self.context = context
         self.queue = BoundedQueue(capacity: config.bufferBatches, producers: 1)
         self.client = HTTPEndpointClient(
@@ -133,7 +133,8 @@ final class EndpointWriter: Sendable {
     private func probe() async {
         defer { probing.store(false, ordering: .relaxed) }
         var backoff = config.request.initialBackoff
-        let empty = ByteBuffer(bytes: Snappy.compress([UInt8]()))
+        let empty = ByteBuffer(
+            bytes: config.request.compression == .zstd ? Zstd.compress([UInt8]()) : Snappy.compress([UInt8]()))
         while !isHealthy {
             try? await Task.sleep(for: backoff * Double.random(in: 0.5...1.0))
             if case .delivered = await send(empty) {
@@ -144,9 +145,11 @@ final class EndpointWriter: Sendable {
         }
     }
 
-    private static func protocolHeaders(_ version: RemoteWriteSinkConfig.ProtocolVersion) -> HTTPHeaders {
+    private static func protocolHeaders(
+        _ version: RemoteWriteSinkConfig.ProtocolVersion, compression: SinkRequestSettings.Compression
+    ) -> HTTPHeaders {
         var headers = HTTPHeaders()
-        headers.add(name: "Content-Encoding", value: "snappy")
+        headers.add(name: "Content-Encoding", value: compression.rawValue)
         headers.add(name: "User-Agent", value: "petrel/\(PetrelVersion.string)")
         switch version {
         case .v1:

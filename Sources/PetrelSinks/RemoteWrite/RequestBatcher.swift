@@ -12,6 +12,8 @@ struct RequestBatcher {
     private let config: RemoteWriteSinkConfig
     private var encoder = RemoteWriteEncoder()
     private var compressed: [UInt8] = []
+    /// Set for `compression: zstd`; kept across requests.
+    private let zstd: ZstdCompressor?
     private var parts: [RoutedBatch] = []
     private var encoded: [UInt8] = []
     private var samples = 0
@@ -33,6 +35,7 @@ struct RequestBatcher {
         self.maxAge = config.request.maxAge
         self.router = router
         self.keepBatches = router.canReroute
+        zstd = config.request.compression == .zstd ? ZstdCompressor(level: RemoteWriteSinkConfig.zstdLevel) : nil
     }
 
     /// When the pending request must go even if it is not full.
@@ -98,7 +101,11 @@ struct RequestBatcher {
         if config.protocolVersion == .v2 {
             encoded = encoder.encodeV2(parts[0].batch, series: parts[0].batch.series.indices)
         }
-        Snappy.compress(encoded, into: &compressed)
+        if let zstd {
+            zstd.compress(encoded, into: &compressed)
+        } else {
+            Snappy.compress(encoded, into: &compressed)
+        }
         let seriesCount = parts.reduce(0) { $0 + $1.batch.seriesCount }
         return OutgoingRequest(
             batches: keepBatches ? parts : [], acknowledgements: parts.map(\.acknowledgement),

@@ -69,23 +69,25 @@ struct RemoteWriteReceiver: Sendable {
         case .failure(let problem): return reject(.unsupportedMediaType, problem.message)
         }
         let encoding = request.headers.first(name: "Content-Encoding")?.lowercased() ?? "snappy"
-        guard encoding == "snappy" else {
+        guard encoding == "snappy" || encoding == "zstd" else {
             return reject(
                 .unsupportedMediaType,
-                "unsupported Content-Encoding \"\(encoding)\"; remote-write uses snappy")
+                "unsupported Content-Encoding \"\(encoding)\"; remote-write uses snappy (or zstd)")
         }
         telemetry.receivedBytes.increment(by: request.body.readableBytes)
 
+        // zstd: what vmagent sends VictoriaMetrics, and one Petrel another when asked to (`compression: zstd`).
         let decompressed: [UInt8]
+        let limit = config.maxDecompressedSize
         do {
-            decompressed = try request.body.withUnsafeReadableBytes { body throws(SnappyError) in
-                try Snappy.decompress(body, maxDecompressedLength: config.maxDecompressedSize)
+            decompressed = try request.body.withUnsafeReadableBytes { body in
+                encoding == "zstd"
+                    ? try Zstd.decompress(body, maxDecompressedLength: limit)
+                    : try Snappy.decompress(body, maxDecompressedLength: limit)
             }
         } catch {
-            if error == .tooLarge {
-                return reject(.payloadTooLarge, "cannot decompress the body: \(error)")
-            }
-            return reject(.badRequest, "cannot decompress the body: \(error)")
+            let tooLarge = error as? SnappyError == .tooLarge || error as? ZstdError == .tooLarge
+            return reject(tooLarge ? .payloadTooLarge : .badRequest, "cannot decompress the body: \(error)")
         }
 
         let decoder = RemoteWriteDecoder(limits: config.limits)
@@ -170,3 +172,4 @@ extension Substring {
         String(drop { $0 == set }.reversed().drop { $0 == set }.reversed())
     }
 }
+
