@@ -138,7 +138,10 @@ import Testing
                 413,
                 "limit"
             ),
-            ("truncated zstd", Array(Zstd.compress(Self.request(3)).dropLast(3)), zstdHeaders, 400, "cannot decompress"),
+            (
+                "truncated zstd", Array(Zstd.compress(Self.request(3)).dropLast(3)), zstdHeaders, 400,
+                "cannot decompress"
+            ),
             ("snappy labelled zstd", valid, zstdHeaders, 400, "cannot decompress"),
             (
                 "zstd decompressed over the limit", Zstd.compress(Array(repeating: 0x0A, count: 100_000)), zstdHeaders,

@@ -63,7 +63,8 @@ public struct RemoteWriteSinkConfig: Sendable {
         mode = reader.choice("mode", default: mode)
         protocolVersion = reader.choice("protocol", default: protocolVersion)
         var maxSamples = self.maxSamples
-        request = SinkRequestSettings.read(from: reader, defaults: Self.defaults, compressions: [.snappy, .zstd]) { batch in
+        request = SinkRequestSettings.read(from: reader, defaults: Self.defaults, compressions: [.snappy, .zstd]) {
+            batch in
             maxSamples = batch.int("max_samples", default: maxSamples, range: 1...10_000_000)
         }
         self.maxSamples = maxSamples

@@ -172,4 +172,3 @@ extension Substring {
         String(drop { $0 == set }.reversed().drop { $0 == set }.reversed())
     }
 }
-
