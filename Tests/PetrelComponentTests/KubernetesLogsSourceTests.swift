@@ -228,6 +228,32 @@ import Glibc
         #expect(await after.queue.next() == nil, "nothing twice")
     }
 
+    /// Down (a `kill -9` and a restart) while the kubelet rotated twice and gzipped both files: the one read on from
+    /// its checkpoint, and the one rotated after it, which Petrel never saw. Both are read, in order, the second whole,
+    /// and the line split between them arrives whole.
+    @Test func aFileRotatedAndGzippedAfterTheCheckpointedOneIsReadWhole() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTree(directory) }
+        let web = directory + "/pods/shop_web-1_uid-a/app"
+        let first = Self.cri((0..<3).map { "a-\($0)" })
+        try writeFile(web + "/0.log", first)
+        let before = Harness(directory: directory)
+        let task = await before.start()
+        #expect(await before.receive(3).count == 3)
+        try await before.stop(task)
+
+        #expect(unlink(web + "/0.log") == 0)
+        try Self.gzipRotated(
+            web + "/0.log.20261206-101511", contents: first + Self.cri(["a-3"]) + Self.cri(["split-"], tag: "P", at: 1))
+        try Self.gzipRotated(web + "/0.log.20261206-101512", contents: Self.cri(["across", "a-4", "a-5"], at: 2))
+        try writeFile(web + "/0.log", Self.cri(["a-6"], at: 3))
+        let after = Harness(directory: directory, readFrom: .end)
+        let second = await after.start()
+        #expect(await after.receive(5).map(\.message) == ["a-3", "split-across", "a-4", "a-5", "a-6"])
+        try await after.stop(second)
+        #expect(await after.queue.next() == nil, "nothing twice")
+    }
+
     /// A listing of the pods' directories taken just before the kubelet (or `gzip`) removed a rotated file it had
     /// compressed: the plain name is listed, and only the `.gz` is there.
     struct ListedBeforeGzip: FileDiscovery {

@@ -176,6 +176,7 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
         for index in files.indices { indexByKey[[files[index].device, files[index].inode]] = index }
         var fresh: [(DiscoveredFile, Int32, stat)] = []
         var moved: [(index: Int, path: String)] = []
+        var compressed: [(DiscoveredFile, [UInt64], stat)] = []
         // A rotated file gzipped between the listing and now is looked for as `<name>.gz` in this same scan, so it
         // is read before its stream's newer files (the kubelet and `gzip` remove `<name>` once `<name>.gz` is whole).
         var queue = found[...]
@@ -195,7 +196,7 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
             }
             if ignored.contains(key) { continue }
             if discovered.isCompressed {
-                if let descriptor = unpack(discovered, key: key) { fresh.append((discovered, descriptor, info)) }
+                compressed.append((discovered, key, info))
                 continue
             }
             if let early = openedEarly.removeValue(forKey: key) {
@@ -214,6 +215,18 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
             var opened = stat()
             fstat(descriptor, &opened)
             fresh.append((discovered, descriptor, opened))
+        }
+        // Gzipped files last, oldest first in each stream: a stream read on from a checkpoint also needs the files
+        // rotated after that one, which may have been gzipped while Petrel was down before it saved their checkpoints.
+        var resumedAt: [String: String] = [:]
+        for (file, descriptor, _) in fresh where !file.isCompressed && resumes(descriptor) {
+            resumedAt[file.stream] = min(resumedAt[file.stream] ?? file.order, file.order)
+        }
+        for (file, key, info) in compressed.sorted(by: { ($0.0.stream, $0.0.order) < ($1.0.stream, $1.0.order) }) {
+            let afterResumed = resumedAt[file.stream].map { file.order > $0 } ?? false
+            guard let descriptor = unpack(file, key: key, afterResumed: afterResumed) else { continue }
+            fresh.append((file, descriptor, info))
+            if resumes(descriptor) { resumedAt[file.stream] = min(resumedAt[file.stream] ?? file.order, file.order) }
         }
         // A file found at another path was renamed, unless its own path still leads to it (a symlink, a hard link).
         // Opened early and gone since (a short-lived pod's directory removed): read what they hold, then let go.
@@ -247,7 +260,9 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
                 TailedFile(
                     id: takeFileID(), path: discovered.path, stream: discovered.stream, sequence: nextSequence,
                     descriptor: descriptor, device: UInt64(info.st_dev), inode: UInt64(info.st_ino),
-                    splitter: LineSplitter(maxLineBytes: settings.maxLineBytes, offset: 0), presentAtStart: firstScan))
+                    splitter: LineSplitter(maxLineBytes: settings.maxLineBytes, offset: 0),
+                    // Rotated after a file its stream is read on from: read whole, whatever `read_from` says.
+                    presentAtStart: firstScan && resumedAt[discovered.stream].map { discovered.order > $0 } != true))
             nextSequence += 1
             // The decoder lives from the stream's first file to its last: `kubernetes_logs` holds the pod's metadata
             // for that long, also when the pod is deleted before a line of it is read.
@@ -256,16 +271,22 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
         }
     }
 
+    /// Whether the file is one a loaded checkpoint is waiting for.
+    private func resumes(_ descriptor: Int32) -> Bool {
+        !loaded.isEmpty && FileFingerprint.of(descriptor: descriptor).map { loaded[$0] != nil } == true
+    }
+
     /// Unpacks a gzipped rotated file whose checkpoint says lines of it were not read (the kubelet compressed it
-    /// while Petrel was down); any other compressed file is ignored. Costs nothing once every checkpoint loaded at
+    /// while Petrel was down), or that was rotated after a file its stream is read on from (`afterResumed`: it may
+    /// never have been read); any other compressed file is ignored. Costs nothing once every checkpoint loaded at
     /// start has found its file.
-    private mutating func unpack(_ discovered: DiscoveredFile, key: [UInt64]) -> Int32? {
+    private mutating func unpack(_ discovered: DiscoveredFile, key: [UInt64], afterResumed: Bool) -> Int32? {
         guard !loaded.isEmpty else { return nil }
         do {
             let loaded = self.loaded
             let descriptor = try CompressedRotation.unpack(
                 path: discovered.path, into: settings.checkpointDirectory,
-                wanted: { fingerprint in loaded[fingerprint] != nil })
+                wanted: { fingerprint in afterResumed || loaded[fingerprint] != nil })
             if descriptor == nil { ignored.insert(key) }
             if descriptor != nil {
                 logger.info(
