@@ -71,6 +71,7 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
     /// Records decoded and not yet sent: the in-flight window was full.
     private var pending: [DecodedRecord] = []
     /// Copies of open files (same fingerprint), by device and inode: not read twice.
+    /// Files not read (copies of open files, gzipped files no checkpoint wants), by `identity`.
     private var ignored: Set<[UInt64]> = []
     private var nextFileID: UInt64 = 1
     private var nextSequence = 0
@@ -176,7 +177,7 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
         for index in files.indices { indexByKey[[files[index].device, files[index].inode]] = index }
         var fresh: [(DiscoveredFile, Int32, stat)] = []
         var moved: [(index: Int, path: String)] = []
-        var compressed: [(DiscoveredFile, [UInt64], stat)] = []
+        var compressed: [(DiscoveredFile, stat)] = []
         // A rotated file gzipped between the listing and now is looked for as `<name>.gz` in this same scan, so it
         // is read before its stream's newer files (the kubelet and `gzip` remove `<name>` once `<name>.gz` is whole).
         var queue = found[...]
@@ -194,9 +195,9 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
                 if files[index].path != discovered.path { moved.append((index, discovered.path)) }
                 continue
             }
-            if ignored.contains(key) { continue }
+            if ignored.contains(Self.identity(info)) { continue }
             if discovered.isCompressed {
-                compressed.append((discovered, key, info))
+                compressed.append((discovered, info))
                 continue
             }
             if let early = openedEarly.removeValue(forKey: key) {
@@ -222,9 +223,11 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
         for (file, descriptor, _) in fresh where !file.isCompressed && resumes(descriptor) {
             resumedAt[file.stream] = min(resumedAt[file.stream] ?? file.order, file.order)
         }
-        for (file, key, info) in compressed.sorted(by: { ($0.0.stream, $0.0.order) < ($1.0.stream, $1.0.order) }) {
+        for (file, info) in compressed.sorted(by: { ($0.0.stream, $0.0.order) < ($1.0.stream, $1.0.order) }) {
             let afterResumed = resumedAt[file.stream].map { file.order > $0 } ?? false
-            guard let descriptor = unpack(file, key: key, afterResumed: afterResumed) else { continue }
+            guard let descriptor = unpack(file, identity: Self.identity(info), afterResumed: afterResumed) else {
+                continue
+            }
             fresh.append((file, descriptor, info))
             if resumes(descriptor) { resumedAt[file.stream] = min(resumedAt[file.stream] ?? file.order, file.order) }
         }
@@ -232,7 +235,9 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
         // Opened early and gone since (a short-lived pod's directory removed): read what they hold, then let go.
         for early in openedEarly.values {
             var info = stat()
-            guard indexByKey[early.key] == nil, !ignored.contains(early.key), fstat(early.descriptor, &info) == 0 else {
+            guard indexByKey[early.key] == nil, fstat(early.descriptor, &info) == 0,
+                !ignored.contains(Self.identity(info))
+            else {
                 close(early.descriptor)
                 continue
             }
@@ -242,7 +247,7 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
             files[index].path = path
             ledger.renamed(files[index].id, to: path)
         }
-        ignored.formIntersection(seen)
+        ignored = ignored.filter { seen.contains(Array($0.prefix(2))) }
         for index in files.indices.reversed()
         where files[index].fingerprint != nil && !files[index].fingerprintIsWholeFile {
             // Rewritten in place past the read offset (copy-truncate and a burst of writes before a look): the
@@ -280,14 +285,14 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
     /// while Petrel was down), or that was rotated after a file its stream is read on from (`afterResumed`: it may
     /// never have been read); any other compressed file is ignored. Costs nothing once every checkpoint loaded at
     /// start has found its file.
-    private mutating func unpack(_ discovered: DiscoveredFile, key: [UInt64], afterResumed: Bool) -> Int32? {
+    private mutating func unpack(_ discovered: DiscoveredFile, identity: [UInt64], afterResumed: Bool) -> Int32? {
         guard !loaded.isEmpty else { return nil }
         do {
             let loaded = self.loaded
             let descriptor = try CompressedRotation.unpack(
                 path: discovered.path, into: settings.checkpointDirectory,
                 wanted: { fingerprint in afterResumed || loaded[fingerprint] != nil })
-            if descriptor == nil { ignored.insert(key) }
+            if descriptor == nil { ignored.insert(identity) }
             if descriptor != nil {
                 logger.info(
                     "Reading the unread rest of a rotated file compressed meanwhile",
@@ -295,13 +300,22 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
             }
             return descriptor
         } catch {
-            ignored.insert(key)
+            ignored.insert(identity)
             context.telemetry.error(.processing)
             logger.error(
                 "Cannot read a compressed rotated file; its unread lines are lost",
                 metadata: ["path": "\(discovered.path)", "error": "\(error.description)"])
             return nil
         }
+    }
+
+    /// Device, inode and change time: a new file that reuses the inode of one deleted since (the kubelet removes the
+    /// oldest rotation and creates the new live file at once) is not taken for it.
+    private static func identity(_ info: stat) -> [UInt64] {
+        [
+            UInt64(info.st_dev), UInt64(info.st_ino), UInt64(bitPattern: Int64(info.st_ctim.tv_sec)),
+            UInt64(info.st_ctim.tv_nsec),
+        ]
     }
 
     private mutating func takeFileID() -> UInt64 {
@@ -321,7 +335,8 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
             logger.info(
                 "Not tailing a copy of a file already tailed",
                 metadata: ["path": "\(file.path)", "fingerprint": "\(fingerprint)"])
-            ignored.insert([file.device, file.inode])
+            var info = stat()
+            if fstat(file.descriptor, &info) == 0 { ignored.insert(Self.identity(info)) }
             close(file.descriptor)
             files.remove(at: index)
             return
