@@ -309,6 +309,9 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
         }
     }
 
+    /// How long a file no listing finds but still linked is kept: two scans' worth, and at least a second.
+    private var renameGrace: Duration { max(.seconds(1), settings.globMinimumCooldown * 2) }
+
     /// Device, inode and change time: a new file that reuses the inode of one deleted since (the kubelet removes the
     /// oldest rotation and creates the new live file at once) is not taken for it.
     private static func identity(_ info: stat) -> [UInt64] {
@@ -356,6 +359,12 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
         file.readOffset = offset
         file.splitter = LineSplitter(maxLineBytes: settings.maxLineBytes, offset: offset)
         ledger.open(file.id, fingerprint: fingerprint, path: file.path, offset: offset)
+        logger.debug(
+            "Tailing a file",
+            metadata: [
+                "path": "\(file.path)", "fingerprint": "\(fingerprint)", "offset": "\(offset)",
+                "inode": "\(file.inode)",
+            ])
         files[index] = file
     }
 
@@ -482,7 +491,12 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
         while index < files.count {
             refresh(index)
             let file = files[index]
-            guard file.goneSince != nil || file.linkCount == 0 else {
+            // Missed by the listings a short while only, and still linked: renamed while a directory was listed
+            // (readdir may then return neither name). The next scans find it under its new name; letting go of it
+            // now would read it again from the start when they do.
+            let missedLately =
+                file.linkCount > 0 && file.goneSince.map { ContinuousClock.now - $0 < renameGrace } == true
+            guard file.goneSince != nil || file.linkCount == 0, !missedLately else {
                 index += 1
                 continue
             }
@@ -506,6 +520,7 @@ struct FileTailer<Discovery: FileDiscovery, Decoder: LineDecoder> {
                 index += 1
                 continue
             }
+            logger.debug("Letting go of a file", metadata: ["path": "\(file.path)", "read": "\(file.readOffset)"])
             close(file.descriptor)
             ledger.close(file.id)
             files.remove(at: index)
