@@ -143,6 +143,13 @@ http {{
     return process
 
 
+def nginx_cpu_seconds(master):
+    """The CPU-seconds of nginx's master and its workers (the workers do the serving)."""
+    with open(f"/proc/{master}/task/{master}/children") as f:
+        workers = [int(pid) for pid in f.read().split()]
+    return cpu_seconds(master) + sum(cpu_seconds(pid) for pid in workers)
+
+
 def petrel_agent(args, work, targets, sink):
     api = free_ports(1)[0]
     config = os.path.join(work, "petrel.yaml")
@@ -252,7 +259,7 @@ def main():
     sink, target_ports = ports[0], ports[1:]
     targets = [f"127.0.0.1:{port}" for port in target_ports]
     nginx = start_nginx(scratch, target_ports, sink, args.series)
-    nginx_cpu_before = cpu_seconds(nginx.pid)
+    nginx_cpu_before = nginx_cpu_seconds(nginx.pid)
     runs = []
     try:
         for index in range(args.runs):
@@ -261,7 +268,7 @@ def main():
                 result = run_once(args, agent, targets, sink, scratch)
                 print(json.dumps(result), file=sys.stderr, flush=True)
                 runs.append(result)
-        nginx_cpu = cpu_seconds(nginx.pid) - nginx_cpu_before
+        nginx_cpu = nginx_cpu_seconds(nginx.pid) - nginx_cpu_before
     finally:
         nginx.send_signal(signal.SIGQUIT)
         nginx.wait(timeout=30)
