@@ -3,7 +3,8 @@ import PetrelCore
 
 /// `GET /components`: every component with its totals and what its queue holds, as JSON, for `petrel top`.
 ///
-/// Totals only; a client works out rates from two answers.
+/// Totals only; a client works out rates from two answers. A `prometheus_scrape` source also has its targets by
+/// health (`targets_up`, `targets_down`, `targets_total`; neither up nor down is not scraped yet).
 struct ComponentsRoute: Sendable {
     let telemetry: TelemetryRegistry
 
@@ -43,6 +44,11 @@ struct ComponentsRoute: Sendable {
                     &writer, "disk_buffer_bytes",
                     telemetry.value(
                         "petrel_buffer_byte_size", labels: [("component_id", layout.id), ("buffer_type", "disk")]))
+            }
+            if let targets = telemetry.scrapeTargets.summary(source: layout.id) {
+                field(&writer, "targets_up", Optional(targets.up))
+                field(&writer, "targets_down", Optional(targets.down))
+                field(&writer, "targets_total", Optional(targets.total))
             }
             writer.endObject()
         }

@@ -1,11 +1,14 @@
 import ArgumentParser
 import Foundation
 
-/// `petrel top`: each component's events in and out per second, errors, discards and queues, refreshed each second.
+/// `petrel top`: each component's events in and out per second, errors, discards and queues, and a scrape source's
+/// targets up, refreshed each second.
 struct TopCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "top",
-        abstract: "Show a running Petrel's components: events in/out per second, errors, discarded, queues, buffers.",
+        abstract:
+            "Show a running Petrel's components: events in/out per second, errors, discarded, queues, buffers, "
+            + "scrape targets up.",
         discussion: """
             On a terminal the table is redrawn each second until interrupted; otherwise one table is printed each \
             second (or one only, with --once). Rates are measured over --interval.
@@ -80,6 +83,9 @@ struct ComponentsAnswer: Decodable {
         var queueMaxEvents: Int?
         var diskBufferBytes: Int?
         var diskBufferMaxBytes: Int?
+        var targetsUp: Int?
+        var targetsDown: Int?
+        var targetsTotal: Int?
 
         enum CodingKeys: String, CodingKey {
             case id, kind, type, errors
@@ -93,6 +99,9 @@ struct ComponentsAnswer: Decodable {
             case queueMaxEvents = "queue_max_events"
             case diskBufferBytes = "disk_buffer_bytes"
             case diskBufferMaxBytes = "disk_buffer_max_bytes"
+            case targetsUp = "targets_up"
+            case targetsDown = "targets_down"
+            case targetsTotal = "targets_total"
         }
     }
 
@@ -110,9 +119,9 @@ struct TopTable {
     let previous: TopReading
     let current: TopReading
 
-    static let columns = ["ID", "KIND", "TYPE", "IN/S", "OUT/S", "ERRORS", "DISCARDED", "QUEUE", "BUFFER"]
+    static let columns = ["ID", "KIND", "TYPE", "IN/S", "OUT/S", "ERRORS", "DISCARDED", "QUEUE", "BUFFER", "TARGETS"]
     /// Numbers are right-aligned, names left.
-    static let rightAligned: Set<Int> = [3, 4, 5, 6, 7, 8]
+    static let rightAligned: Set<Int> = [3, 4, 5, 6, 7, 8, 9]
 
     func render() -> String {
         let elapsed = current.at - previous.at
@@ -131,7 +140,7 @@ struct TopTable {
                 component.kind == "source" ? "-" : rate(\.receivedEvents),
                 component.kind == "sink" ? "-" : rate(\.sentEvents),
                 "\(component.errors ?? 0)", "\(component.discardedEvents ?? 0)",
-                Self.queue(component), Self.buffer(component),
+                Self.queue(component), Self.buffer(component), Self.targets(component),
             ])
         }
         let widths = Self.columns.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
@@ -161,6 +170,14 @@ struct TopTable {
         }
         guard component.kind != "source", let queueBytes = component.queueBytes else { return "-" }
         return bytes(queueBytes)
+    }
+
+    /// A scrape source's targets up against all it has, and how many are down (their last scrape failed; the
+    /// ERRORS column counts every failed scrape).
+    static func targets(_ component: ComponentsAnswer.Component) -> String {
+        guard let total = component.targetsTotal else { return "-" }
+        let down = component.targetsDown ?? 0
+        return "\(component.targetsUp ?? 0)/\(total)" + (down > 0 ? ",\(down)down" : "")
     }
 
     static func number(_ value: Double) -> String {

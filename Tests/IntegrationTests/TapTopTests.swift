@@ -181,7 +181,8 @@ import Glibc
             within: .seconds(60))
         #expect(top.status == 0, "\(top.errors)")
         let rows = top.output.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
-        #expect(rows.first == ["ID", "KIND", "TYPE", "IN/S", "OUT/S", "ERRORS", "DISCARDED", "QUEUE", "BUFFER"])
+        #expect(
+            rows.first == ["ID", "KIND", "TYPE", "IN/S", "OUT/S", "ERRORS", "DISCARDED", "QUEUE", "BUFFER", "TARGETS"])
         let byID = Dictionary(rows.dropFirst().map { ($0[0], $0) }, uniquingKeysWith: { first, _ in first })
         #expect(byID.keys.sorted() == ["demo", "out", "tagged"], "\(top.output)")
         // About 400 events a second; any rate above zero is plausible on a loaded machine.
@@ -192,6 +193,44 @@ import Glibc
         #expect(byID["tagged"]?[7].hasSuffix("/16") == true, "a transform's queue against its capacity")
         #expect((byID["out"].flatMap { Double($0[3]) } ?? 0) > 0, "\(top.output)")
         #expect(byID["out"]?[5] == "0", "no errors")
+        #expect(byID["demo"]?[9] == "-", "no targets but for a scrape source")
+        #expect(await petrel.stop(within: .seconds(30)) == 0)
+    }
+
+    @Test func topShowsAScrapeSourcesTargetsUp() async throws {
+        let directory = Self.temporaryDirectory("top-scrape")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // Petrel scrapes its own API (up) and a port nothing listens on (down).
+        let apiPort = freePort()
+        let closedPort = freePort()
+        let petrel = try PetrelProcess(
+            config: """
+                data_dir: \(directory.path)
+                sources:
+                  scrape:
+                    type: prometheus_scrape
+                    scrape_interval: 1s
+                    scrape_timeout: 1s
+                    scrape_configs:
+                      - job_name: self
+                        static_configs: [{ targets: ["127.0.0.1:\(apiPort)", "127.0.0.1:\(closedPort)"] }]
+                sinks:
+                  out: { type: blackhole, inputs: [scrape] }
+                """, directory: directory, apiPort: apiPort)
+        try await petrel.start()
+        var row: [String] = []
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            let top = try await CLI(["top", "--url", "http://127.0.0.1:\(petrel.apiPort)", "--once"]).finish(
+                within: .seconds(60))
+            #expect(top.status == 0, "\(top.errors)")
+            let rows = top.output.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+            row = rows.first { $0.first == "scrape" } ?? []
+            if row.count == 10 && row[9] == "1/2,1down" { break }
+        }
+        #expect(Array(row.prefix(3)) == ["scrape", "source", "prometheus_scrape"], "\(row)")
+        #expect(row.last == "1/2,1down", "one target up of two, the other down: \(row)")
+        #expect((Int(row.count > 5 ? row[5] : "") ?? 0) >= 1, "the failed scrapes are errors: \(row)")
         #expect(await petrel.stop(within: .seconds(30)) == 0)
     }
 }

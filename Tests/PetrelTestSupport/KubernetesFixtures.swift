@@ -53,7 +53,65 @@ public enum KubernetesFixtures {
 
     /// A node with the well-known topology and instance-type labels.
     public static func node(name: String = "node-a") -> String {
-        #"{"kind":"Node","apiVersion":"v1","metadata":{"name":"\#(name)","uid":"3c9d2e51-7a4b-4f0e-8d16-0b2f9e1c4a77","resourceVersion":"88121","creationTimestamp":"2026-11-30T07:12:44Z","labels":{"beta.kubernetes.io/arch":"amd64","beta.kubernetes.io/os":"linux","kubernetes.io/arch":"amd64","kubernetes.io/hostname":"\#(name)","kubernetes.io/os":"linux","node.kubernetes.io/instance-type":"m6i.large","topology.kubernetes.io/region":"eu-west-1","topology.kubernetes.io/zone":"eu-west-1b"},"annotations":{"node.alpha.kubernetes.io/ttl":"0","volumes.kubernetes.io/controller-managed-attach-detach":"true"}},"spec":{"podCIDR":"10.244.3.0/24","podCIDRs":["10.244.3.0/24"],"providerID":"aws:///eu-west-1b/i-0a1b2c3d4e5f67890"},"status":{"capacity":{"cpu":"2","memory":"7931952Ki","pods":"110"},"allocatable":{"cpu":"1930m","memory":"7044656Ki","pods":"110"},"conditions":[{"type":"Ready","status":"True","lastHeartbeatTime":"2026-12-06T10:00:00Z","lastTransitionTime":"2026-11-30T07:13:20Z","reason":"KubeletReady","message":"kubelet is posting ready status"}],"addresses":[{"type":"InternalIP","address":"10.0.12.7"},{"type":"Hostname","address":"\#(name)"}],"nodeInfo":{"kubeletVersion":"v1.30.6","containerRuntimeVersion":"containerd://1.7.22","kernelVersion":"6.1.0-27-cloud-amd64","osImage":"Debian GNU/Linux 12 (bookworm)","architecture":"amd64","operatingSystem":"linux"}}}"#
+        #"{"kind":"Node","apiVersion":"v1","metadata":{"name":"\#(name)","uid":"3c9d2e51-7a4b-4f0e-8d16-0b2f9e1c4a77","resourceVersion":"88121","creationTimestamp":"2026-11-30T07:12:44Z","labels":{"beta.kubernetes.io/arch":"amd64","beta.kubernetes.io/os":"linux","kubernetes.io/arch":"amd64","kubernetes.io/hostname":"\#(name)","kubernetes.io/os":"linux","node.kubernetes.io/instance-type":"m6i.large","topology.kubernetes.io/region":"eu-west-1","topology.kubernetes.io/zone":"eu-west-1b"},"annotations":{"node.alpha.kubernetes.io/ttl":"0","volumes.kubernetes.io/controller-managed-attach-detach":"true"}},"spec":{"podCIDR":"10.244.3.0/24","podCIDRs":["10.244.3.0/24"],"providerID":"aws:///eu-west-1b/i-0a1b2c3d4e5f67890"},"status":{"capacity":{"cpu":"2","memory":"7931952Ki","pods":"110"},"allocatable":{"cpu":"1930m","memory":"7044656Ki","pods":"110"},"conditions":[{"type":"Ready","status":"True","lastHeartbeatTime":"2026-12-06T10:00:00Z","lastTransitionTime":"2026-11-30T07:13:20Z","reason":"KubeletReady","message":"kubelet is posting ready status"}],"addresses":[{"type":"InternalIP","address":"10.0.12.7"},{"type":"Hostname","address":"\#(name)"}],"daemonEndpoints":{"kubeletEndpoint":{"Port":10250}},"nodeInfo":{"kubeletVersion":"v1.30.6","containerRuntimeVersion":"containerd://1.7.22","kernelVersion":"6.1.0-27-cloud-amd64","osImage":"Debian GNU/Linux 12 (bookworm)","architecture":"amd64","operatingSystem":"linux"}}}"#
+    }
+
+    /// A node of the node role's LIST and WATCH: `addresses` as `(type, address)` in the order the kubelet reports
+    /// them, its kubelet on 10250.
+    public static func node(
+        name: String, resourceVersion: String, addresses: [(type: String, address: String)],
+        labels: [String: String] = [:], annotations: [String: String] = [:]
+    ) -> String {
+        let addressList = addresses.map { #"{"type":"\#($0.type)","address":"\#($0.address)"}"# }.joined(separator: ",")
+        return
+            #"{"kind":"Node","apiVersion":"v1","metadata":{"name":"\#(name)","uid":"uid-\#(name)","resourceVersion":"\#(resourceVersion)","creationTimestamp":"2026-11-30T07:12:44Z","labels":\#(json(labels)),"annotations":\#(json(annotations))},"spec":{"podCIDR":"10.244.3.0/24","podCIDRs":["10.244.3.0/24"],"providerID":"aws:///eu-west-1b/i-0a1b2c3d4e5f67890"},"status":{"capacity":{"cpu":"2","memory":"7931952Ki","pods":"110"},"conditions":[{"type":"Ready","status":"True","lastHeartbeatTime":"2026-12-06T10:00:00Z","lastTransitionTime":"2026-11-30T07:13:20Z","reason":"KubeletReady","message":"kubelet is posting ready status"}],"addresses":[\#(addressList)],"daemonEndpoints":{"kubeletEndpoint":{"Port":10250}},"nodeInfo":{"kubeletVersion":"v1.30.6","containerRuntimeVersion":"containerd://1.7.22","osImage":"Debian GNU/Linux 12 (bookworm)","architecture":"amd64","operatingSystem":"linux"}}}"#
+    }
+
+    /// A service; `ports` as `(name, port, targetPort)`. `type` `ExternalName` gets `externalName` and no cluster IP.
+    public static func service(
+        name: String, namespace: String = "shop", resourceVersion: String, type: String = "ClusterIP",
+        clusterIP: String = "10.96.41.7", externalName: String? = nil,
+        ports: [(name: String, port: Int, targetPort: Int)], labels: [String: String] = [:],
+        annotations: [String: String] = [:]
+    ) -> String {
+        let portList = ports.map {
+            #"{"name":"\#($0.name)","protocol":"TCP","port":\#($0.port),"targetPort":\#($0.targetPort)}"#
+        }.joined(separator: ",")
+        let addressing =
+            type == "ExternalName"
+            ? #""externalName":"\#(externalName ?? "")","sessionAffinity":"None""#
+            : #""clusterIP":"\#(clusterIP)","clusterIPs":["\#(clusterIP)"],"sessionAffinity":"None","ipFamilies":["IPv4"],"ipFamilyPolicy":"SingleStack","internalTrafficPolicy":"Cluster","selector":{"app.kubernetes.io/name":"\#(name)"}"#
+        return
+            #"{"kind":"Service","apiVersion":"v1","metadata":{"name":"\#(name)","namespace":"\#(namespace)","uid":"uid-svc-\#(name)","resourceVersion":"\#(resourceVersion)","creationTimestamp":"2026-12-01T08:00:00Z","labels":\#(json(labels)),"annotations":\#(json(annotations)),"managedFields":[{"manager":"kubectl-client-side-apply","operation":"Update","apiVersion":"v1","time":"2026-12-01T08:00:00Z","fieldsType":"FieldsV1","fieldsV1":{"f:spec":{"f:ports":{}}}}]},"spec":{"ports":[\#(portList)],"type":"\#(type)",\#(addressing)},"status":{"loadBalancer":{}}}"#
+    }
+
+    /// An Endpoints object with one subset: `ready` and `notReady` addresses as `(ip, pod name, node)`, and `ports`
+    /// as `(name, port)`.
+    public static func endpoints(
+        name: String, namespace: String = "shop", resourceVersion: String,
+        ready: [(ip: String, pod: String, node: String)], notReady: [(ip: String, pod: String, node: String)] = [],
+        ports: [(name: String, port: Int)], labels: [String: String] = [:]
+    ) -> String {
+        func addresses(_ list: [(ip: String, pod: String, node: String)]) -> String {
+            list.map {
+                #"{"ip":"\#($0.ip)","nodeName":"\#($0.node)","targetRef":{"kind":"Pod","namespace":"\#(namespace)","name":"\#($0.pod)","uid":"uid-\#($0.pod)"}}"#
+            }.joined(separator: ",")
+        }
+        let portList = ports.map { #"{"name":"\#($0.name)","port":\#($0.port),"protocol":"TCP"}"# }
+            .joined(separator: ",")
+        let notReadyList = notReady.isEmpty ? "" : #","notReadyAddresses":[\#(addresses(notReady))]"#
+        return
+            #"{"kind":"Endpoints","apiVersion":"v1","metadata":{"name":"\#(name)","namespace":"\#(namespace)","uid":"uid-ep-\#(name)","resourceVersion":"\#(resourceVersion)","creationTimestamp":"2026-12-01T08:00:00Z","labels":\#(json(labels)),"annotations":{"endpoints.kubernetes.io/last-change-trigger-time":"2026-12-06T09:58:04Z"}},"subsets":[{"addresses":[\#(addresses(ready))]\#(notReadyList),"ports":[\#(portList)]}]}"#
+    }
+
+    /// A `<kind>List` answer to a LIST of any kind.
+    public static func list(kind: String, resourceVersion: String, items: [String]) -> String {
+        #"{"kind":"\#(kind)List","apiVersion":"v1","metadata":{"resourceVersion":"\#(resourceVersion)"},"items":[\#(items.joined(separator: ","))]}"#
+    }
+
+    /// A BOOKMARK event of any kind: an empty object with only its resourceVersion.
+    public static func bookmark(kind: String, resourceVersion: String) -> String {
+        #"{"type":"BOOKMARK","object":{"kind":"\#(kind)","apiVersion":"v1","metadata":{"resourceVersion":"\#(resourceVersion)","creationTimestamp":null}}}"#
     }
 
     private static func json(_ map: [String: String]) -> String {

@@ -8,9 +8,10 @@ import Synchronization
 /// A Kubernetes API server on a loopback port, over TLS, that replays scripted LIST and WATCH answers in the shapes
 /// real apiservers send (`KubernetesFixtures`), checks the bearer token and records every request.
 ///
-/// Requests to `/api/v1/pods` take the queued replies in order (a LIST and a watch alike, the test knows which comes
-/// when); once the queue is empty, a request is held open without a byte, as a quiet watch. `/api/v1/nodes/<name>`
-/// gets `nodeReply`. A wrong token gets `401` with a Status, as the apiserver answers.
+/// Requests to `/api/v1/pods`, and to any other path replies were queued for (`/api/v1/nodes`,
+/// `/api/v1/services`, …), take that path's queued replies in order (a LIST and a watch alike, the test knows which
+/// comes when); once the queue is empty, a request is held open without a byte, as a quiet watch.
+/// `/api/v1/nodes/<name>` gets `nodeReply`. A wrong token gets `401` with a Status, as the apiserver answers.
 public final class ScriptedKubernetesAPI: Sendable {
     /// The answer to one request.
     public enum Reply: Sendable {
@@ -63,7 +64,8 @@ public final class ScriptedKubernetesAPI: Sendable {
 
     fileprivate struct State {
         var token: String
-        var podReplies: [Reply] = []
+        /// Queued replies by path; `/api/v1/pods` is always scripted.
+        var replies: [String: [Reply]] = ["/api/v1/pods": []]
         var nodeReply: Reply
         var requests: [Request] = []
         var paused: [@Sendable () -> Void] = []
@@ -118,8 +120,16 @@ public final class ScriptedKubernetesAPI: Sendable {
 
     /// Queues answers for the next requests to `/api/v1/pods`.
     public func enqueue(_ replies: Reply...) {
-        script.state.withLock { $0.podReplies += replies }
+        script.state.withLock { $0.replies["/api/v1/pods", default: []] += replies }
     }
+
+    /// Queues answers for the next requests to `path`, e.g. `/api/v1/services`.
+    public func enqueue(path: String, _ replies: Reply...) {
+        script.state.withLock { $0.replies[path, default: []] += replies }
+    }
+
+    /// Requests to `path` so far.
+    public func requests(to path: String) -> [Request] { requests.filter { $0.path == path } }
 
     /// Every request so far, in order of arrival.
     public var requests: [Request] { script.state.withLock { $0.requests } }
@@ -217,8 +227,9 @@ private final class ScriptedKubernetesAPIHandler: ChannelInboundHandler {
                 reply = .json(
                     status: 401,
                     body: ScriptedKubernetesAPI.statusBody(code: 401, reason: "Unauthorized", message: "Unauthorized"))
-            } else if path == "/api/v1/pods" {
-                reply = state.podReplies.isEmpty ? nil : state.podReplies.removeFirst()
+            } else if let queue = state.replies[path] {
+                reply = queue.first
+                state.replies[path] = Array(queue.dropFirst())
             } else if path.hasPrefix("/api/v1/nodes/") {
                 reply = state.nodeReply
             } else {

@@ -56,6 +56,17 @@ import Testing
         sink.error(.sending)
         sink.discarded(2, reason: "http_400")
         sink.queueEvents.add(7)
+        var up = ScrapeTargetStatus.Target(
+            job: "node", url: "http://10.0.0.1:9100/metrics", labels: [], scrapeIntervalSeconds: 15)
+        up.health = "up"
+        var down = up
+        down.url = "http://10.0.0.2:9100/metrics"
+        down.health = "down"
+        let fresh = ScrapeTargetStatus.Target(
+            job: "node", url: "http://10.0.0.3:9100/metrics", labels: [], scrapeIntervalSeconds: 15)
+        registry.scrapeTargets.update(source: "demo", key: "a", up)
+        registry.scrapeTargets.update(source: "demo", key: "b", down)
+        registry.scrapeTargets.update(source: "demo", key: "c", fresh)
         let server = APIServer(
             host: "127.0.0.1", port: 0, telemetry: registry, readiness: Readiness(componentIDs: []),
             logger: Logger(label: "test"))
@@ -75,6 +86,10 @@ import Testing
         #expect(components[1]["discarded_events"] as? Int == 2)
         #expect(components[1]["queue_events"] as? Int == 7)
         #expect(components[1]["queue_max_events"] as? Int == 500)
+        #expect(components[0]["targets_up"] as? Int == 1)
+        #expect(components[0]["targets_down"] as? Int == 1)
+        #expect(components[0]["targets_total"] as? Int == 3)
+        #expect(components[1]["targets_total"] == nil, "a sink has no targets")
         await group.triggerGracefulShutdown()
         try await running
     }

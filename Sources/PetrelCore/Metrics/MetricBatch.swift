@@ -440,9 +440,10 @@ public struct MetricBatch: Sendable {
     /// A stable 64-bit hash of a series' labels (xxHash64 over `name 0xff value 0xff ...`), the same on every node.
     public func labelsHash(series seriesIndex: Int) -> UInt64 {
         var hasher = XXHash64()
-        let separator: [UInt8] = [0xff]
+        // A byte on the stack: an array here was a heap allocation per series hashed.
+        let separatorByte: UInt8 = 0xff
         arena.withUnsafeBytes { arena in
-            separator.withUnsafeBytes { separator in
+            withUnsafeBytes(of: separatorByte) { separator in
                 for label in labels(of: seriesIndex) {
                     hasher.update(
                         UnsafeRawBufferPointer(

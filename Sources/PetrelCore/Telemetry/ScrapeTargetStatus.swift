@@ -49,6 +49,16 @@ public final class ScrapeTargetStatus: Sendable {
         sources.withLock { _ = $0[source]?.removeValue(forKey: key) }
     }
 
+    /// A source's targets by health, for `petrel top`; `nil` for a source that reported none.
+    public func summary(source: String) -> (up: Int, down: Int, total: Int)? {
+        sources.withLock { sources in
+            guard let targets = sources[source] else { return nil }
+            let up = targets.values.count { $0.health == "up" }
+            let down = targets.values.count { $0.health == "down" }
+            return (up, down, targets.count)
+        }
+    }
+
     /// Every target of every source, ordered by source, job and URL.
     public var targets: [(source: String, target: Target)] {
         sources.withLock { sources in

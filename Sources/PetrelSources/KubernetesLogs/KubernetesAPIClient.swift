@@ -14,11 +14,13 @@ final class KubernetesAPIClient: Sendable {
     private let watches: HTTPEndpointClient
     private let token: ReloadingCredentialFile
 
-    /// `watchIdleTimeout`: silence on a watch for this long means its connection is gone.
-    init(config: KubernetesAPIConfig, tls: ReloadingClientTLS?, watchIdleTimeout: Duration) {
+    /// `watchIdleTimeout`: silence on a watch for this long means its connection is gone; `watchConnections`: how
+    /// many watches run at once.
+    init(config: KubernetesAPIConfig, tls: ReloadingClientTLS?, watchIdleTimeout: Duration, watchConnections: Int = 1) {
         endpoint = config.endpoint
         requests = HTTPEndpointClient(origin: config.endpoint, connections: 2, timeout: config.requestTimeout, tls: tls)
-        watches = HTTPEndpointClient(origin: config.endpoint, connections: 1, timeout: watchIdleTimeout, tls: tls)
+        watches = HTTPEndpointClient(
+            origin: config.endpoint, connections: watchConnections, timeout: watchIdleTimeout, tls: tls)
         token = ReloadingCredentialFile(path: config.tokenFile, checkInterval: config.tokenCheckInterval)
     }
 
@@ -54,9 +56,9 @@ final class KubernetesAPIClient: Sendable {
     /// (its `timeoutSeconds`), throws when the connection drops, reads nothing for the watch idle timeout, or is
     /// refused.
     func watch(
-        _ target: String, maxLineBytes: Int, onLine: (ArraySlice<UInt8>) throws -> Void
+        _ target: String, what: String = "pod watch", maxLineBytes: Int, onLine: (ArraySlice<UInt8>) throws -> Void
     ) async throws {
-        try await naming("pod watch") {
+        try await naming(what) {
             try await watches.stream(get: endpoint(target), headers: headers()) { response in
                 guard response.status == .ok else {
                     var body: [UInt8] = []

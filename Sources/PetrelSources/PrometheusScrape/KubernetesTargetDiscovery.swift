@@ -11,19 +11,33 @@ import Foundation
 
 /// One `kubernetes_sd_configs` entry: the API server, the role, and the selectors that narrow what is watched.
 public struct KubernetesDiscoveryConfig: Sendable {
-    /// What is discovered; only `pod` so far.
+    /// What is discovered, as Prometheus' roles.
     public enum Role: String, Sendable, CaseIterable {
         case pod
+        case node
+        case service
+        case endpoints
+
+        /// The API's plural name of the role's objects.
+        var resource: String { self == .endpoints ? "endpoints" : rawValue + "s" }
+
+        /// The kinds of object the role keeps: the endpoints role labels its targets from services and pods too.
+        var watched: [Role] { self == .endpoints ? [.endpoints, .service, .pod] : [self] }
+    }
+
+    /// A `selectors` entry: `label` and `field`, as the API takes them.
+    public struct Selector: Sendable, Equatable {
+        public var label: String?
+        public var field: String?
     }
 
     public var role: Role
     public var api: KubernetesAPIConfig
     /// `namespaces.names`; empty for every namespace.
     public var namespaces: [String]
-    /// The selectors of the role's `selectors` entry: `label` and `field`, as the API takes them. A DaemonSet
-    /// scrapes only its own node's pods with `field: spec.nodeName=${NODE_NAME}`.
-    public var labelSelector: String?
-    public var fieldSelector: String?
+    /// The `selectors` by the role of the objects they narrow. A DaemonSet scrapes only its own node's pods with
+    /// `{role: pod, field: spec.nodeName=${NODE_NAME}}`.
+    public var selectors: [Role: Selector]
 
     /// Reads one entry; `nil` when it has errors (reported to `reader`).
     static func parse(_ reader: ConfigReader, environment: [String: String]) -> KubernetesDiscoveryConfig? {
@@ -34,8 +48,8 @@ public struct KubernetesDiscoveryConfig: Sendable {
         if !roleText.isEmpty && role == nil {
             reader.error(
                 "role",
-                "role \"\(roleText)\" is not supported yet; Petrel discovers pods (node, endpoints and "
-                    + "service roles are still to come)")
+                "role \"\(roleText)\" is not supported; Petrel discovers pod, node, service and endpoints "
+                    + "(not endpointslice or ingress)")
         }
         var namespaces: [String] = []
         if let section = reader.section("namespaces") {
@@ -46,16 +60,17 @@ public struct KubernetesDiscoveryConfig: Sendable {
             _ = section.bool("own_namespace", default: false)
             section.finish()
         }
-        var labelSelector: String?
-        var fieldSelector: String?
+        var selectors: [Role: Selector] = [:]
         for section in reader.sectionList("selectors") ?? [] {
-            let selectorRole = section.requiredString("role")
-            if selectorRole == roleText {
-                labelSelector = section.string("label")
-                fieldSelector = section.string("field")
-            } else {
-                _ = section.string("label")
-                _ = section.string("field")
+            let selectorRole = section.requiredString("role").flatMap(Role.init(rawValue:))
+            let selector = Selector(label: section.string("label"), field: section.string("field"))
+            if let role, let selectorRole, role.watched.contains(selectorRole) {
+                selectors[selectorRole] = selector
+            } else if role != nil {
+                section.error(
+                    "role",
+                    "the \(roleText) role takes selectors of role "
+                        + (role?.watched.map(\.rawValue).joined(separator: ", ") ?? roleText))
             }
             section.finish()
         }
@@ -72,7 +87,7 @@ public struct KubernetesDiscoveryConfig: Sendable {
             caFile = tls.string("ca_file")
             tls.finish()
         }
-        let nodeName = fieldSelector.flatMap(Self.nodeName) ?? environment["NODE_NAME"] ?? "-"
+        let nodeName = selectors[.pod]?.field.flatMap(Self.nodeName) ?? environment["NODE_NAME"] ?? "-"
         let diagnostics = ConfigDiagnostics(file: reader.diagnostics.file)
         var api: [(String, ConfigNode)] = [
             ("enabled", ConfigNode(.scalar("true"))), ("node_name", ConfigNode(.scalar(nodeName))),
@@ -90,8 +105,7 @@ public struct KubernetesDiscoveryConfig: Sendable {
         }
         guard let role, let apiConfig, reader.diagnostics.errors.count == errors else { return nil }
         return KubernetesDiscoveryConfig(
-            role: role, api: apiConfig, namespaces: namespaces, labelSelector: labelSelector,
-            fieldSelector: fieldSelector)
+            role: role, api: apiConfig, namespaces: namespaces, selectors: selectors)
     }
 
     /// The node of a `spec.nodeName=<node>` field selector.
@@ -103,38 +117,70 @@ public struct KubernetesDiscoveryConfig: Sendable {
     }
 }
 
-/// Keeps the pods of a `kubernetes_sd_configs` entry by LIST then WATCH (resumed from the last resourceVersion,
-/// relisting after `410 Gone`), and turns them into target groups with Prometheus' `__meta_kubernetes_pod_*`
-/// labels.
+/// Keeps the objects a `kubernetes_sd_configs` role needs, each kind by LIST then WATCH (resumed from the last
+/// resourceVersion, relisting after `410 Gone`), and turns them into target groups with Prometheus'
+/// `__meta_kubernetes_*` labels. The endpoints role watches endpoints, services and pods, to label each address
+/// with its service and pod as Prometheus does.
 final class KubernetesTargetDiscovery: Sendable {
     let config: KubernetesDiscoveryConfig
     private let logger: Logger
     private let client: KubernetesAPIClient
-    /// The pods by namespace/name, and a count of changes the job runner compares.
-    private let state = Mutex<(pods: [String: SDPod], version: Int)>(([:], 0))
+    private let state = Mutex(KubernetesSDState())
 
     init(_ config: KubernetesDiscoveryConfig, logger: Logger) throws(TLSFileError) {
         self.config = config
         self.logger = logger
         let tls = config.api.endpoint.usesTLS ? try ReloadingClientTLS(config.api.tlsSettings, logger: logger) : nil
         client = KubernetesAPIClient(
-            config: config.api, tls: tls, watchIdleTimeout: config.api.watchTimeout * 2 + .seconds(30))
+            config: config.api, tls: tls, watchIdleTimeout: config.api.watchTimeout * 2 + .seconds(30),
+            watchConnections: config.role.watched.count)
     }
 
-    /// Changes so far, and the groups of every pod now.
+    /// Changes so far, and the groups of every object of the role now, by namespace and name.
     var current: (version: Int, groups: [TargetGroup]) {
-        let (pods, version) = state.withLock { ($0.pods, $0.version) }
-        return (version, pods.keys.sorted().map { Self.group(pods[$0]!) })
+        let state = state.withLock { $0 }
+        let groups: [TargetGroup]
+        switch config.role {
+        case .pod: groups = state.pods.keys.sorted().map { KubernetesTargetGroups.pod(state.pods[$0]!) }
+        case .node: groups = state.nodes.keys.sorted().map { KubernetesTargetGroups.node(state.nodes[$0]!) }
+        case .service:
+            groups = state.services.keys.sorted().map { KubernetesTargetGroups.service(state.services[$0]!) }
+        case .endpoints:
+            groups = state.endpoints.keys.sorted().map {
+                KubernetesTargetGroups.endpoints(state.endpoints[$0]!, services: state.services, pods: state.pods)
+            }
+        }
+        return (state.version, groups)
     }
 
     /// Watches until the task is cancelled.
     func run() async {
+        await withDiscardingTaskGroup { group in
+            for role in config.role.watched {
+                group.addTask {
+                    switch role {
+                    case .pod: await self.keep(role, \.pods)
+                    case .node: await self.keep(role, \.nodes)
+                    case .service: await self.keep(role, \.services)
+                    case .endpoints: await self.keep(role, \.endpoints)
+                    }
+                }
+            }
+        }
+        await client.shutdown()
+    }
+
+    /// Keeps one kind of object in `state[keyPath: objects]` until cancelled.
+    private func keep<Object: KubernetesSDObject>(
+        _ role: KubernetesDiscoveryConfig.Role,
+        _ objects: WritableKeyPath<KubernetesSDState, [String: Object]> & Sendable
+    ) async {
         var resourceVersion: String?
         var backoff = RetryBackoff(initial: config.api.retryInitialDelay, maximum: config.api.retryMaxDelay)
         while !Task.isCancelled {
             do {
-                if resourceVersion == nil { resourceVersion = try await list() }
-                try await watch(from: &resourceVersion)
+                if resourceVersion == nil { resourceVersion = try await list(role, objects) }
+                try await watch(role, objects, from: &resourceVersion)
                 backoff.reset()
             } catch is CancellationError {
                 break
@@ -145,70 +191,73 @@ final class KubernetesTargetDiscovery: Sendable {
                 if let error = error as? KubernetesAPIError, error.isMalformed { resourceVersion = nil }
                 let delay = backoff.next()
                 logger.warning(
-                    "kubernetes_sd_configs: pod watch failed; retrying",
+                    "kubernetes_sd_configs: \(role.resource) watch failed; retrying",
                     metadata: ["reason": "\(error)", "retry_in": "\(delay)"])
                 try? await Task.sleep(for: delay)
             }
         }
-        await client.shutdown()
     }
 
-    /// The pods' path and the start of its query; one namespace at most (checked when read).
-    private func paths() -> [String] {
+    /// The path of a kind of object and the start of its query, with the selectors given for its role; nodes are
+    /// not namespaced, and one namespace at most is given (checked when read).
+    private func path(_ role: KubernetesDiscoveryConfig.Role) -> String {
         var query: [String] = []
-        if let field = config.fieldSelector { query.append("fieldSelector=\(PodWatcher.percentEncoded(field))") }
-        if let label = config.labelSelector { query.append("labelSelector=\(PodWatcher.percentEncoded(label))") }
+        let selector = config.selectors[role]
+        if let field = selector?.field { query.append("fieldSelector=\(PodWatcher.percentEncoded(field))") }
+        if let label = selector?.label { query.append("labelSelector=\(PodWatcher.percentEncoded(label))") }
         let suffix = "?" + query.joined(separator: "&") + (query.isEmpty ? "" : "&")
-        if config.namespaces.isEmpty { return ["/api/v1/pods" + suffix] }
-        return config.namespaces.map { "/api/v1/namespaces/\(PodWatcher.percentEncoded($0))/pods" + suffix }
+        guard role != .node, let namespace = config.namespaces.first else { return "/api/v1/\(role.resource)" + suffix }
+        return "/api/v1/namespaces/\(PodWatcher.percentEncoded(namespace))/\(role.resource)" + suffix
     }
 
-    private func list() async throws -> String {
-        let body = try await client.get(
-            paths()[0] + "resourceVersion=0", what: "pod LIST", maxBytes: PodWatcher.maxListBytes)
-        let list: SDPodList
+    private func list<Object: KubernetesSDObject>(
+        _ role: KubernetesDiscoveryConfig.Role,
+        _ objects: WritableKeyPath<KubernetesSDState, [String: Object]> & Sendable
+    ) async throws -> String {
+        let what = "\(role.resource) LIST"
+        let body = try await client.get(path(role) + "resourceVersion=0", what: what, maxBytes: PodWatcher.maxListBytes)
+        let list: SDList<Object>
         do {
-            list = try JSONDecoder().decode(SDPodList.self, from: Data(body))
+            list = try JSONDecoder().decode(SDList<Object>.self, from: Data(body))
         } catch {
-            throw KubernetesAPIError.undecodable("pod list", error, sample: Data(body))
+            throw KubernetesAPIError.undecodable("\(role.resource) list", error, sample: Data(body))
         }
         state.withLock { state in
-            state.pods = Dictionary(list.items.map { ($0.key, $0) }, uniquingKeysWith: { $1 })
+            state[keyPath: objects] = Dictionary(list.items.map { ($0.key, $0) }, uniquingKeysWith: { $1 })
             state.version += 1
         }
         return list.metadata.resourceVersion ?? "0"
     }
 
-    private func watch(from resourceVersion: inout String?) async throws {
+    private func watch<Object: KubernetesSDObject>(
+        _ role: KubernetesDiscoveryConfig.Role,
+        _ objects: WritableKeyPath<KubernetesSDState, [String: Object]> & Sendable,
+        from resourceVersion: inout String?
+    ) async throws {
         let seconds = Int(config.api.watchTimeout.components.seconds)
         let target =
-            paths()[0] + "watch=1&allowWatchBookmarks=true&resourceVersion=\(resourceVersion ?? "0")"
+            path(role) + "watch=1&allowWatchBookmarks=true&resourceVersion=\(resourceVersion ?? "0")"
             + "&timeoutSeconds=\(Int.random(in: seconds...(2 * seconds)))"
         var version = resourceVersion
         defer { resourceVersion = version }
-        try await client.watch(target, maxLineBytes: PodWatcher.maxEventBytes) { line in
+        try await client.watch(target, what: "\(role.resource) watch", maxLineBytes: PodWatcher.maxEventBytes) {
+            line in
             let data = Data(line)
-            let event: SDWatchEvent
+            let event: SDWatchEvent<Object>
             do {
-                event = try JSONDecoder().decode(SDWatchEvent.self, from: data)
+                event = try JSONDecoder().decode(SDWatchEvent<Object>.self, from: data)
             } catch {
                 throw KubernetesAPIError.undecodable("watch event", error, sample: data)
             }
             switch event.type {
-            case "ADDED", "MODIFIED":
-                guard let pod = event.object else { break }
+            case "ADDED", "MODIFIED", "DELETED":
+                guard let object = event.object else { break }
+                let deleted = event.type == "DELETED"
                 state.withLock { state in
-                    state.pods[pod.key] = pod
+                    state[keyPath: objects][object.key] = deleted ? nil : object
                     state.version += 1
                 }
-                version = pod.metadata.resourceVersion ?? version
-            case "DELETED":
-                guard let pod = event.object else { break }
-                state.withLock { state in
-                    state.pods[pod.key] = nil
-                    state.version += 1
-                }
-                version = pod.metadata.resourceVersion ?? version
+                version = object.metadata.resourceVersion ?? version
             case "BOOKMARK":
                 version = event.object?.metadata.resourceVersion ?? version
             case "ERROR":
@@ -219,158 +268,13 @@ final class KubernetesTargetDiscovery: Sendable {
             }
         }
     }
-
-    /// Prometheus' pod role: a target per declared container port (a port-less one per container without ports),
-    /// no targets for a pod without an IP.
-    static func group(_ pod: SDPod) -> TargetGroup {
-        guard let ip = pod.status?.podIP, !ip.isEmpty else { return TargetGroup(targets: [], labels: [:]) }
-        var labels: [String: String] = [
-            "__meta_kubernetes_namespace": pod.metadata.namespace ?? "",
-            "__meta_kubernetes_pod_name": pod.metadata.name ?? "",
-            "__meta_kubernetes_pod_ip": ip,
-            "__meta_kubernetes_pod_node_name": pod.spec?.nodeName ?? "",
-            "__meta_kubernetes_pod_host_ip": pod.status?.hostIP ?? "",
-            "__meta_kubernetes_pod_uid": pod.metadata.uid ?? "",
-            "__meta_kubernetes_pod_phase": pod.status?.phase ?? "",
-            "__meta_kubernetes_pod_ready": pod.isReady ? "true" : "false",
-        ]
-        for (name, value) in pod.metadata.labels ?? [:] {
-            labels["__meta_kubernetes_pod_label_" + sanitize(name)] = value
-            labels["__meta_kubernetes_pod_labelpresent_" + sanitize(name)] = "true"
-        }
-        for (name, value) in pod.metadata.annotations ?? [:] {
-            labels["__meta_kubernetes_pod_annotation_" + sanitize(name)] = value
-            labels["__meta_kubernetes_pod_annotationpresent_" + sanitize(name)] = "true"
-        }
-        if let controller = pod.metadata.ownerReferences?.first(where: { $0.controller == true }) {
-            labels["__meta_kubernetes_pod_controller_kind"] = controller.kind
-            labels["__meta_kubernetes_pod_controller_name"] = controller.name
-        }
-        var targets: [[String: String]] = []
-        let statuses = (pod.status?.containerStatuses ?? []) + (pod.status?.initContainerStatuses ?? [])
-        let containers =
-            (pod.spec?.containers ?? []).map { ($0, false) } + (pod.spec?.initContainers ?? []).map { ($0, true) }
-        for (container, isInit) in containers {
-            var own: [String: String] = [
-                "__meta_kubernetes_pod_container_name": container.name,
-                "__meta_kubernetes_pod_container_image": container.image ?? "",
-                "__meta_kubernetes_pod_container_init": isInit ? "true" : "false",
-                "__meta_kubernetes_pod_container_id": statuses.first { $0.name == container.name }?.containerID ?? "",
-            ]
-            guard let ports = container.ports, !ports.isEmpty else {
-                own["__address__"] = ip
-                targets.append(own)
-                continue
-            }
-            for port in ports {
-                var target = own
-                target["__address__"] =
-                    ip.contains(":") ? "[\(ip)]:\(port.containerPort)" : "\(ip):\(port.containerPort)"
-                target["__meta_kubernetes_pod_container_port_name"] = port.name ?? ""
-                target["__meta_kubernetes_pod_container_port_number"] = String(port.containerPort)
-                target["__meta_kubernetes_pod_container_port_protocol"] = port.protocol ?? "TCP"
-                targets.append(target)
-            }
-        }
-        return TargetGroup(targets: targets, labels: labels)
-    }
-
-    /// Prometheus' `strutil.SanitizeLabelName`: every byte that cannot be in a label name becomes `_`.
-    static func sanitize(_ name: String) -> String {
-        String(
-            decoding: name.utf8.enumerated().map { index, byte in
-                (index == 0 ? PrometheusLabelName.isStart(byte) : PrometheusLabelName.isContinuation(byte))
-                    ? byte : UInt8(ascii: "_")
-            }, as: UTF8.self)
-    }
 }
 
-/// The parts of a `v1.Pod` the pod role labels targets with.
-struct SDPod: Decodable, Sendable {
-    struct Meta: Decodable, Sendable {
-        var name: String?
-        var namespace: String?
-        var uid: String?
-        var resourceVersion: String?
-        var labels: [String: String]?
-        var annotations: [String: String]?
-        var ownerReferences: [KubernetesOwnerReference]?
-    }
-
-    struct Spec: Decodable, Sendable {
-        var nodeName: String?
-        var containers: [Container]?
-        var initContainers: [Container]?
-    }
-
-    struct Container: Decodable, Sendable {
-        var name: String
-        var image: String?
-        var ports: [Port]?
-    }
-
-    struct Port: Decodable, Sendable {
-        var name: String?
-        var containerPort: Int
-        var `protocol`: String?
-    }
-
-    struct Status: Decodable, Sendable {
-        var phase: String?
-        var podIP: String?
-        var hostIP: String?
-        var conditions: [Condition]?
-        var containerStatuses: [ContainerStatus]?
-        var initContainerStatuses: [ContainerStatus]?
-    }
-
-    struct Condition: Decodable, Sendable {
-        var type: String
-        var status: String
-    }
-
-    struct ContainerStatus: Decodable, Sendable {
-        var name: String
-        var containerID: String?
-    }
-
-    var metadata: Meta
-    var spec: Spec?
-    var status: Status?
-
-    var key: String { "\(metadata.namespace ?? "")/\(metadata.name ?? "")" }
-
-    var isReady: Bool { status?.conditions?.contains { $0.type == "Ready" && $0.status == "True" } ?? false }
-}
-
-/// A `v1.PodList`.
-struct SDPodList: Decodable, Sendable {
-    struct ListMeta: Decodable, Sendable {
-        var resourceVersion: String?
-    }
-
-    var metadata: ListMeta
-    var items: [SDPod]
-}
-
-/// A watch line: its type and, but for ERROR, a pod.
-struct SDWatchEvent: Decodable, Sendable {
-    var type: String
-    var object: SDPod?
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        type = try container.decode(String.self, forKey: .type)
-        object = type == "ERROR" ? nil : try container.decodeIfPresent(SDPod.self, forKey: .object)
-    }
-
-    private enum CodingKeys: String, CodingKey {
-        case type
-        case object
-    }
-}
-
-/// An ERROR watch line's status.
-struct SDStatusEvent: Decodable, Sendable {
-    var object: KubernetesStatus
+/// What a discovery keeps, by namespace/name, and a count of changes the job runner compares.
+struct KubernetesSDState: Sendable {
+    var pods: [String: SDPod] = [:]
+    var nodes: [String: SDNode] = [:]
+    var services: [String: SDService] = [:]
+    var endpoints: [String: SDEndpoints] = [:]
+    var version = 0
 }

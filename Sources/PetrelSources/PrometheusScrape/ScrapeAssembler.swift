@@ -31,6 +31,9 @@ struct ScrapeAssembler {
     /// The last batch sent and how many of its first series were scraped (the rest are markers and synthetics).
     private var previous: (batch: MetricBatch, scraped: Int)?
     private var previousHashes: Set<UInt64> = []
+    /// The hash of each of the last batch's scraped series, in order, so that finding the stale ones does not hash
+    /// them a second time.
+    private var previousSeriesHashes: [UInt64] = []
 
     init(target: ScrapeTarget, job: ScrapeJobConfig, metricRules: RelabelRules?) {
         targetLabels = target.labels
@@ -61,9 +64,12 @@ struct ScrapeAssembler {
         }
         var hashes: Set<UInt64> = []
         hashes.reserveCapacity(post)
+        var seriesHashes: [UInt64] = []
+        seriesHashes.reserveCapacity(post)
         var added = 0
         for index in 0..<post {
             let hash = batch.labelsHash(series: index)
+            seriesHashes.append(hash)
             if hashes.insert(hash).inserted && !previousHashes.contains(hash) { added += 1 }
         }
         appendStaleMarkers(to: &batch, keeping: hashes, timestamp: timestamp)
@@ -71,6 +77,7 @@ struct ScrapeAssembler {
         appendSynthetic(to: &batch, report: report, timestamp: timestamp, duration: duration)
         previous = (batch, post)
         previousHashes = hashes
+        previousSeriesHashes = seriesHashes
         return (batch, report)
     }
 
@@ -85,6 +92,7 @@ struct ScrapeAssembler {
         appendSynthetic(to: &batch, report: report, timestamp: timestamp, duration: duration)
         previous = nil
         previousHashes = []
+        previousSeriesHashes = []
         return (batch, report)
     }
 
@@ -98,6 +106,7 @@ struct ScrapeAssembler {
         }
         previous = nil
         previousHashes = []
+        previousSeriesHashes = []
         return batch
     }
 
@@ -126,7 +135,7 @@ struct ScrapeAssembler {
     private func appendStaleMarkers(to batch: inout MetricBatch, keeping hashes: Set<UInt64>, timestamp: Int64) {
         guard let previous else { return }
         for index in 0..<previous.scraped {
-            guard !hashes.contains(previous.batch.labelsHash(series: index)) else { continue }
+            guard !hashes.contains(previousSeriesHashes[index]) else { continue }
             let labelStart = UInt32(batch.labels.count)
             previous.batch.arena.withUnsafeBytes { arena in
                 for label in previous.batch.labels(of: index) {
