@@ -41,6 +41,11 @@ enum SegmentReader {
     }
 
     /// The first offset in `start..<end` where a record header parses and its checksum matches, if any.
+    ///
+    /// Not inlined: inlined into `scanTail` by the release build with AddressSanitizer (Swift 6.3), its `read` copied
+    /// the next header out of the array `scanTail` had just released (the fuzzer's `buffer_segment` finding, replayed
+    /// from the corpus by `make fuzz`).
+    @inline(never)
     static func findRecord(_ fd: Int32, from start: Int, end: Int) throws(Errno) -> Int? {
         let chunkSize = 64 * 1024
         let markerTail = 3
