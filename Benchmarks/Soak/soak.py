@@ -30,6 +30,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -229,9 +230,26 @@ def soak(args, workdir):
         text=True)
     print(f"soak: petrel {pid} ({args.petrel}), {rate:,} samples/s for {args.duration:.0f} s, VictoriaMetrics down "
           f"{args.down:.0f} s every {args.flap_every:.0f} s; samples every {args.sample_every:.0f} s", flush=True)
+    # The flapping runs beside the sampling, so that samples go on while VictoriaMetrics is down.
+    flaps = []
+    stop_flapping = threading.Event()
+
+    def flap():
+        next_flap = started + args.flap_every
+        while not stop_flapping.wait(max(0.0, next_flap - time.time())):
+            if time.time() - started >= args.duration - args.down - 5:
+                return
+            vm.stop()
+            flaps.append(round(time.time() - started, 1))
+            if stop_flapping.wait(args.down):
+                vm.start()
+                return
+            vm.start()
+            next_flap += args.flap_every
+
+    flapper = threading.Thread(target=flap)
+    flapper.start()
     samples = []
-    flaps = 0
-    next_flap = started + args.flap_every
     next_sample = started
     while load.poll() is None:
         now = time.time()
@@ -247,14 +265,10 @@ def soak(args, workdir):
                 s = samples[-1]
                 print(f"  {s['seconds']:7.0f} s  rss {s['rss_bytes'] / 2**20:6.1f} MiB  fds {s['open_fds']:4d}  "
                       f"threads {s['threads']:3d}  buffer {s['buffer_bytes'] / 2**20:7.1f} MiB", flush=True)
-            next_sample += args.sample_every
-        if now >= next_flap and now - started < args.duration - args.down - 5:
-            vm.stop()
-            flaps += 1
-            time.sleep(args.down)
-            vm.start()
-            next_flap += args.flap_every
+            next_sample = max(next_sample + args.sample_every, now)
         time.sleep(0.2)
+    stop_flapping.set()
+    flapper.join()
     summary = json.loads(load.stdout.read().strip().splitlines()[-1])
     accepted = summary["accepted_events"]
 
@@ -279,7 +293,8 @@ def soak(args, workdir):
     held = vm.count(window)
     vm.stop()
     return {
-        "rate": rate, "duration_seconds": args.duration, "flaps": flaps, "down_seconds": args.down,
+        "rate": rate, "duration_seconds": args.duration, "flaps": len(flaps), "flapped_at_seconds": flaps,
+        "down_seconds": args.down,
         "bench": summary, "accepted_samples": accepted, "held_samples": held, "drain_seconds": round(drain, 1),
         "retries": retries, "discarded": discarded, "petrel_exit_code": exit_code, "samples": samples,
         "petrel": args.petrel,
