@@ -26,7 +26,7 @@ ELASTICSEARCH_PYTHON_PACKAGES := elasticsearch==9.5.1
 # overlays: it is on these machines (Debian's own kubernetes-client, 1.20, is too old for kustomize v5 files).
 DEPLOY_PYTHON_PACKAGES := kubernetes-validate==1.37.0 checkov==3.3.30
 
-.PHONY: run test build lint deps test-deps syslog-ng print-test-packages fuzz
+.PHONY: run test build lint deps test-deps syslog-ng print-test-packages fuzz soak
 
 run: deps
 	$(SWIFT) run petrel run --config config/petrel.yaml
@@ -51,6 +51,15 @@ fuzz: deps
 	$(SWIFT) build -c release --product PetrelFuzz --scratch-path .build-fuzz --toolset Fuzz/toolset.json \
 		-Xswiftc -sanitize=fuzzer,address -Xswiftc -DPETREL_FUZZ -Xswiftc -enable-testing
 	scripts/fuzz.sh $(FUZZ_SECONDS)
+
+# A soak of the real `petrel run` (Benchmarks/Soak/soak.py, docs/RELIABILITY.md "Soak"): remote-write load from
+# `petrel bench` into Petrel, forwarding to a real VictoriaMetrics stopped for 10 s every minute; Petrel's RSS, open
+# files and threads sampled every 10 s; fails when VictoriaMetrics does not hold exactly the samples accepted. Debug
+# build, at the script's default rate (half the maximum measured for it). Not part of `make test`.
+SOAK_MINUTES ?= 10
+soak: test-deps
+	$(SWIFT) build --product petrel
+	Benchmarks/Soak/soak.py --duration $(SOAK_MINUTES)m
 
 deps:
 	@dpkg -s $(BUILD_PACKAGES) >/dev/null 2>&1 || { $(SUDO) apt-get update && \

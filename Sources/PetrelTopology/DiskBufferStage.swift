@@ -93,7 +93,12 @@ final class DiskBufferStage: Sendable {
                 try await Task.sleep(for: .milliseconds(10))
             }
             let id = record.id
-            let acknowledgement = Acknowledgement { [buffer] in buffer.acknowledge(id) }
+            // The gauges follow acknowledgements too: refreshed only on reads and writes, they kept showing the last
+            // records handed to the sink as waiting once the traffic stopped.
+            let acknowledgement = Acknowledgement { [buffer, gauges] in
+                buffer.acknowledge(id)
+                gauges.update(buffer.statistics)
+            }
             try await output.send(Envelope(batch, acknowledgement: acknowledgement))
             gauges.update(buffer.statistics)
         }

@@ -97,6 +97,36 @@ import Testing
         await vm.stop()
     }
 
+    /// Once the backend took everything, the buffer's gauges say so (the soak's drain check reads them): they used to
+    /// stop at the last records handed to the sink, still counted as waiting, for as long as no new traffic came.
+    @Test func theBufferGaugesShowNothingWaitingOnceEverythingIsDelivered() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let vm = VictoriaMetrics()
+        try await vm.start()
+        let sourcePort = freePort()
+        let petrel = try PetrelProcess(
+            config: remoteWriteConfig(sourcePort: sourcePort, vm: vm, buffer: "{ type: disk, max_size: 64MiB }"),
+            directory: directory)
+        try await petrel.start()
+        let requests = Array(0..<10)
+        for request in requests {
+            let response = await RemoteWriteRequest.push(
+                requestSeries(request, name: "gauge_test"), port: sourcePort)
+            try #require(response?.status == 204)
+        }
+        let landed = try await waitForSeries(vm, name: "gauge_test", count: requests.count * 25)
+        #expect(landed.count == requests.count * 25)
+        var waiting: Double?
+        for _ in 0..<60 {
+            waiting = await petrel.metric("petrel_buffer_records{component_id=\"vm\",buffer_type=\"disk\"}")
+            if waiting == 0 { break }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        #expect(waiting == 0, "records still shown as waiting after VictoriaMetrics took them all")
+        #expect(await petrel.stop() == 0)
+        await vm.stop()
+    }
+
     @Test func aTornRecordIsSkippedAndCountedAndEverythingElseArrives() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         let vm = VictoriaMetrics()

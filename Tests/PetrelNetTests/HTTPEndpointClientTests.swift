@@ -10,6 +10,10 @@ import Testing
 
 @testable import PetrelNet
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A loopback HTTP/1.1 server that does with each request what the test's script says for its connection and its
 /// place on that connection, and counts both.
 private final class ScriptedServer: Sendable {
@@ -162,6 +166,23 @@ private final class ScriptedHandler: ChannelInboundHandler {
         #expect(server.requests == 1)
     }
 
+    /// The partition of docs/RELIABILITY.md, on one machine: a request's bytes wait in the client's send queue (there a
+    /// link was down, here the server does not read), the client gives up and would retry. Closed the usual way, the
+    /// kernel still delivered the abandoned request once the server read again, and the receiver took it twice.
+    @Test func aRequestGivenUpOnNeverArrivesLater() async throws {
+        let server = try StalledListener()
+        defer { server.close() }
+        let endpoint = try HTTPEndpoint.parse("http://127.0.0.1:\(server.port)/api/v1/write").get()
+        let client = HTTPEndpointClient(origin: endpoint, connections: 1, timeout: .milliseconds(500))
+        let body = ByteBuffer(repeating: 0x78, count: 200_000)
+        let result = await Result(catching: { try await client.post(to: endpoint, body: body, headers: [:]) })
+        #expect(throws: (any Error).self, "the server never answers") { try result.get() }
+        let received = server.readUntilClosed()
+        await client.shutdown()
+        #expect(received.bytes < body.readableBytes, "the abandoned request arrived whole after the client gave up")
+        #expect(received.reset, "the client ended the connection with a reset")
+    }
+
     @Test func newConnectionsUseTheTLSFilesAsTheyAreNowWithTheServerNameGiven() async throws {
         let certificates = try TestCertificates()
         let served = try certificates.issue("server", commonName: "server")
@@ -195,6 +216,69 @@ private final class ScriptedHandler: ChannelInboundHandler {
         try await server.stop()
         #expect(throws: (any Error).self, "the rogue CA does not vouch for the server") { try refused.get() }
         #expect(try accepted.get().status == .noContent)
+    }
+}
+
+/// A loopback listener with a tiny receive buffer whose one connection is accepted at once but not read until the test
+/// says so: what a client sends beyond the buffer waits in the client's own send queue.
+private final class StalledListener: Sendable {
+    let port: Int
+    private let listener: Int32
+    private let accepted = Mutex<Int32>(-1)
+
+    init() throws {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        // Set on the listener, inherited by the accepted socket before the handshake sizes the window.
+        var small: Int32 = 2048
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, length) == 0 && listen(descriptor, 4) == 0
+                    && getsockname(descriptor, $0, &length) == 0
+            }
+        }
+        guard bound else {
+            Glibc.close(descriptor)
+            throw POSIXError(.EADDRNOTAVAIL)
+        }
+        listener = descriptor
+        port = Int(UInt16(bigEndian: address.sin_port))
+        let thread = Thread { [self] in
+            let connection = accept(listener, nil, nil)
+            accepted.withLock { $0 = connection }
+        }
+        thread.start()
+    }
+
+    /// Reads the accepted connection until the peer closed it (false) or reset it (true); returns the bytes read.
+    func readUntilClosed() -> (bytes: Int, reset: Bool) {
+        var connection = accepted.withLock { $0 }
+        while connection < 0 {
+            usleep(10_000)
+            connection = accepted.withLock { $0 }
+        }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        var total = 0
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(connection, $0.baseAddress, $0.count, 0) }
+            if count > 0 {
+                total += count
+                continue
+            }
+            return (total, count < 0 && errno == ECONNRESET)
+        }
+    }
+
+    func close() {
+        let connection = accepted.withLock { $0 }
+        if connection >= 0 { Glibc.close(connection) }
+        Glibc.close(listener)
     }
 }
 

@@ -23,6 +23,7 @@ public final class DelayingRelay: Sendable {
     private let listener = Mutex<Int32>(-1)
     private let connections = Mutex<[RelayedConnection]>([])
     private let resetCount = Atomic<Int>(0)
+    private let answerLossCount = Atomic<Int>(0)
 
     public init(
         namespace: String, listenPort: Int, target: (host: String, port: Int), delay: Duration,
@@ -40,6 +41,10 @@ public final class DelayingRelay: Sendable {
 
     /// Connections the relay reset so far.
     public var resets: Int { resetCount.load(ordering: .relaxed) }
+
+    /// Connections whose reset threw away bytes the target had sent back (an answer the client never got): the
+    /// request reached the target, and the client, seeing no answer, may rightly send it again.
+    public var answersLost: Int { answerLossCount.load(ordering: .relaxed) }
 
     /// Binds and starts accepting on a thread of its own in the namespace.
     public func start() async throws {
@@ -86,13 +91,14 @@ public final class DelayingRelay: Sendable {
             }
             let connection = RelayedConnection(client: client, upstream: upstream)
             connections.withLock { $0.append(connection) }
-            pump(connection, from: client, to: upstream)
-            pump(connection, from: upstream, to: client)
+            pump(connection, from: client, to: upstream, answers: false)
+            pump(connection, from: upstream, to: client, answers: true)
         }
     }
 
     /// Reads from one side on a thread of its own and writes each chunk to the other side `delay` later, in order.
-    private func pump(_ connection: RelayedConnection, from source: Int32, to destination: Int32) {
+    /// `answers` is the direction from the target back to the client.
+    private func pump(_ connection: RelayedConnection, from source: Int32, to destination: Int32, answers: Bool) {
         let writer = DispatchQueue(label: "petrel.relay.writer")
         let delay = self.delay
         let thread = Thread { [self] in
@@ -102,8 +108,10 @@ public final class DelayingRelay: Sendable {
                 let count = chunk.withUnsafeMutableBytes { recv(source, $0.baseAddress, $0.count, 0) }
                 if count <= 0 { break }
                 let bytes = Array(chunk[0..<count])
-                writer.asyncAfter(deadline: .now() + delay.timeInterval) {
-                    if !sendAll(destination, bytes) { connection.reset() }
+                writer.asyncAfter(deadline: .now() + delay.timeInterval) { [self] in
+                    guard !sendAll(destination, bytes) else { return }
+                    connection.reset()
+                    if answers, connection.loseAnswer() { answerLossCount.add(1, ordering: .relaxed) }
                 }
                 let now = ContinuousClock.now
                 let minutes = (now - checked).timeInterval / 60
@@ -139,8 +147,9 @@ public final class DelayingRelay: Sendable {
 private final class RelayedConnection: Sendable {
     let client: Int32
     let upstream: Int32
-    /// Directions ended, and whether the sockets are closed (then `reset` must not touch their numbers, reused).
-    private let state = Mutex<(ended: Int, closed: Bool)>((0, false))
+    /// Directions ended, whether the sockets are closed (then `reset` must not touch their numbers, reused), and
+    /// whether answer bytes were thrown away.
+    private let state = Mutex<(ended: Int, closed: Bool, lostAnswer: Bool)>((0, false, false))
 
     init(client: Int32, upstream: Int32) {
         self.client = client
@@ -156,6 +165,14 @@ private final class RelayedConnection: Sendable {
                 setsockopt(descriptor, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
                 shutdown(descriptor, Int32(SHUT_RDWR))
             }
+        }
+    }
+
+    /// Notes that answer bytes were thrown away; true the first time.
+    func loseAnswer() -> Bool {
+        state.withLock { state in
+            defer { state.lostAnswer = true }
+            return !state.lostAnswer
         }
     }
 

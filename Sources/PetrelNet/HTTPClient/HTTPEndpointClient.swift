@@ -2,6 +2,10 @@ import AsyncHTTPClient
 import NIOCore
 import NIOHTTP1
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A response, its body read up to `HTTPEndpointClient.maxBodyBytes` (Petrel's, not AsyncHTTPClient's streamed one).
 public struct HTTPClientResponse: Sendable {
     public var status: HTTPResponseStatus
@@ -54,6 +58,18 @@ public final class HTTPEndpointClient: Sendable {
         // does not vouch for), as before: the sink engine retries with its own backoff and logs why. AsyncHTTPClient's
         // default would retry connecting until `timeout` and then report only that the deadline passed.
         configuration.connectionPool.retryConnectionEstablishment = false
+        // Every connection closes with a reset (SO_LINGER 0), which throws away whatever the kernel still holds to
+        // send. A request given up on (timed out, cancelled) is retried, often on another connection; closed the usual
+        // way, its bytes stuck in the send queue (a partitioned link, a receiver not reading) still went out once the
+        // path came back, and the receiver took the request twice. A client closes only connections it is done with
+        // or has given up on, so nothing it still wants sent is lost. AsyncHTTPClient offers no socket options but
+        // this hook, called for each new HTTP/1.1 connection (plain or TLS) before any request uses it.
+        configuration.http1_1ConnectionDebugInitializer = { channel in
+            guard let socket = channel as? any SocketOptionProvider else {
+                return channel.eventLoop.makeSucceededVoidFuture()
+            }
+            return socket.setSoLinger(linger(l_onoff: 1, l_linger: 0))
+        }
         // AsyncHTTPClient takes SNI and the name checked from the URL's host; its DNS override then sends the
         // connection to the endpoint's real host.
         if origin.usesTLS, let serverName, serverName != origin.host {
