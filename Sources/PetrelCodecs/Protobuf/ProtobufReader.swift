@@ -185,6 +185,26 @@ public struct ProtobufReader {
         return start..<cursor
     }
 
+    /// Reads a `string` field's value; throws unless it is well-formed UTF-8, as protobuf requires.
+    @inlinable @inline(__always)
+    public mutating func readString() throws(ProtobufDecodingError) -> String {
+        let range = try readLengthDelimited()
+        return try string(range)
+    }
+
+    /// The text of `range`, which a `string` field's value must be: well-formed UTF-8.
+    @inlinable @inline(__always)
+    public func string(_ range: Range<Int>) throws(ProtobufDecodingError) -> String {
+        if range.isEmpty { return "" }
+        let bytes = UnsafeBufferPointer<UInt8>(
+            start: buffer.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: UInt8.self) + range.lowerBound,
+            count: range.count)
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw .invalidUTF8(at: range.lowerBound)
+        }
+        return text
+    }
+
     /// Reads a length-delimited value and returns a reader over just its bytes.
     @inlinable @inline(__always)
     public mutating func readMessage() throws(ProtobufDecodingError) -> ProtobufReader {
