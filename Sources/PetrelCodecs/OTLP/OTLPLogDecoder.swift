@@ -41,9 +41,11 @@ struct OTLPLogDecoding {
 
     let buffer: UnsafeRawBufferPointer
     var batch = LogBatch()
+    private var values: OTLPValueDecoding
 
     init(buffer: UnsafeRawBufferPointer) {
         self.buffer = buffer
+        values = OTLPValueDecoding(buffer: buffer)
     }
 
     /// Nesting levels, counting the request as 1, as swift-protobuf counts them.
@@ -76,10 +78,10 @@ struct OTLPLogDecoding {
             switch field.number {
             case 1:
                 try field.expect(.lengthDelimited)
-                try Values.resource(buffer, reader.readLengthDelimited(), depth: Depth.resource, into: &resource)
+                try values.resource(reader.readLengthDelimited(), depth: Depth.resource, into: &resource)
             case 3:
                 try field.expect(.lengthDelimited)
-                schemaURL = try reader.readString()
+                schemaURL = try values.string(reader.readLengthDelimited())
             default:
                 try reader.skipField(field)
             }
@@ -107,10 +109,10 @@ struct OTLPLogDecoding {
             switch field.number {
             case 1:
                 try field.expect(.lengthDelimited)
-                try Values.scope(buffer, reader.readLengthDelimited(), depth: Depth.scope, into: &scope)
+                try values.scope(reader.readLengthDelimited(), depth: Depth.scope, into: &scope)
             case 3:
                 try field.expect(.lengthDelimited)
-                schemaURL = try reader.readString()
+                schemaURL = try values.string(reader.readLengthDelimited())
             default:
                 try reader.skipField(field)
             }
@@ -140,7 +142,7 @@ struct OTLPLogDecoding {
         }
     }
 
-    private func record(
+    private mutating func record(
         _ range: Range<Int>, resource: [Attribute], scopeMetadata: [(key: String, value: String)]
     ) throws(ProtobufDecodingError) -> LogRecord {
         var reader = ProtobufReader(buffer, unchecked: range)
@@ -167,14 +169,14 @@ struct OTLPLogDecoding {
                 severityNumber = Int32(truncatingIfNeeded: try reader.readVarint())
             case 3:
                 try field.expect(.lengthDelimited)
-                severityText = try reader.readString()
+                severityText = try values.string(reader.readLengthDelimited())
             case 5:
                 try field.expect(.lengthDelimited)
-                let set = try Values.anyValue(buffer, reader.readLengthDelimited(), depth: Depth.body, into: &body)
+                let set = try values.anyValue(reader.readLengthDelimited(), depth: Depth.body, into: &body)
                 hasBody = hasBody || set
             case 6:
                 try field.expect(.lengthDelimited)
-                let pair = try Values.attribute(buffer, reader.readLengthDelimited(), depth: Depth.attribute)
+                let pair = try values.attribute(reader.readLengthDelimited(), depth: Depth.attribute)
                 // The first of duplicate keys wins, as `OTLPValueConversion.object` has it.
                 if fields[pair.key] == nil { fields[pair.key] = pair.value }
             case 7:
@@ -194,7 +196,7 @@ struct OTLPLogDecoding {
                 observedTime = try reader.readFixed64()
             case 12:
                 try field.expect(.lengthDelimited)
-                eventName = try reader.readString()
+                eventName = try values.string(reader.readLengthDelimited())
             default:
                 try reader.skipField(field)
             }

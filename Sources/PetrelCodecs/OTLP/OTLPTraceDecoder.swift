@@ -45,12 +45,14 @@ struct OTLPTraceDecoding {
     let buffer: UnsafeRawBufferPointer
     let dropInvalid: Bool
     var report = OTLPTraceConversion.RejectionReport()
+    private var values: OTLPValueDecoding
     /// The current span's attributes, copied out at their exact count once the span ends.
     private var attributes: [Attribute] = []
 
     init(buffer: UnsafeRawBufferPointer, dropInvalid: Bool) {
         self.buffer = buffer
         self.dropInvalid = dropInvalid
+        values = OTLPValueDecoding(buffer: buffer)
     }
 
     /// Nesting levels, counting the request as 1, as swift-protobuf counts them.
@@ -92,8 +94,8 @@ struct OTLPTraceDecoding {
             switch field.number {
             case 1:
                 try field.expect(.lengthDelimited)
-                try Values.resource(
-                    buffer, reader.readLengthDelimited(), depth: Depth.resource, into: &resourceSpans.resource)
+                try values.resource(
+                    reader.readLengthDelimited(), depth: Depth.resource, into: &resourceSpans.resource)
             case 2:
                 try field.expect(.lengthDelimited)
                 if let scopeSpans = try scopeSpans(reader.readLengthDelimited(), index: (index, scopeIndex)) {
@@ -102,7 +104,7 @@ struct OTLPTraceDecoding {
                 scopeIndex += 1
             case 3:
                 try field.expect(.lengthDelimited)
-                resourceSpans.schemaURL = try reader.readString()
+                resourceSpans.schemaURL = try values.string(reader.readLengthDelimited())
             default:
                 try reader.skipField(field)
             }
@@ -121,7 +123,7 @@ struct OTLPTraceDecoding {
             switch field.number {
             case 1:
                 try field.expect(.lengthDelimited)
-                try Values.scope(buffer, reader.readLengthDelimited(), depth: Depth.scope, into: &scopeSpans.scope)
+                try values.scope(reader.readLengthDelimited(), depth: Depth.scope, into: &scopeSpans.scope)
             case 2:
                 try field.expect(.lengthDelimited)
                 let spanRange = try reader.readLengthDelimited()
@@ -135,7 +137,7 @@ struct OTLPTraceDecoding {
                 spanIndex += 1
             case 3:
                 try field.expect(.lengthDelimited)
-                scopeSpans.schemaURL = try reader.readString()
+                scopeSpans.schemaURL = try values.string(reader.readLengthDelimited())
             default:
                 try reader.skipField(field)
             }
@@ -178,13 +180,13 @@ struct OTLPTraceDecoding {
                 spanID = try reader.readLengthDelimited()
             case 3:
                 try field.expect(.lengthDelimited)
-                traceState = try reader.readString()
+                traceState = try values.string(reader.readLengthDelimited())
             case 4:
                 try field.expect(.lengthDelimited)
                 parentSpanID = try reader.readLengthDelimited()
             case 5:
                 try field.expect(.lengthDelimited)
-                name = try reader.readString()
+                name = try values.string(reader.readLengthDelimited())
             case 6:
                 try field.expect(.varint)
                 kind = Int32(truncatingIfNeeded: try reader.readVarint())
@@ -196,7 +198,7 @@ struct OTLPTraceDecoding {
                 end = try reader.readFixed64()
             case 9:
                 try field.expect(.lengthDelimited)
-                let attribute = try Values.attribute(buffer, reader.readLengthDelimited(), depth: Depth.spanAttribute)
+                let attribute = try values.attribute(reader.readLengthDelimited(), depth: Depth.spanAttribute)
                 attributes.append(attribute)
             case 10:
                 try field.expect(.varint)
@@ -218,7 +220,7 @@ struct OTLPTraceDecoding {
                 droppedLinks = UInt32(truncatingIfNeeded: try reader.readVarint())
             case 15:
                 try field.expect(.lengthDelimited)
-                try Self.status(buffer, reader.readLengthDelimited(), into: &status)
+                try self.status(reader.readLengthDelimited(), into: &status)
             case 16:
                 try field.expect(.fixed32)
                 flags = try reader.readFixed32()
@@ -257,7 +259,7 @@ struct OTLPTraceDecoding {
             droppedLinksCount: droppedLinks, status: status)
     }
 
-    private func event(_ range: Range<Int>) throws(ProtobufDecodingError) -> SpanEvent {
+    private mutating func event(_ range: Range<Int>) throws(ProtobufDecodingError) -> SpanEvent {
         var reader = ProtobufReader(buffer, unchecked: range)
         var event = SpanEvent(timeUnixNano: 0, name: "")
         while !reader.isAtEnd {
@@ -268,10 +270,10 @@ struct OTLPTraceDecoding {
                 event.timeUnixNano = try reader.readFixed64()
             case 2:
                 try field.expect(.lengthDelimited)
-                event.name = try reader.readString()
+                event.name = try values.string(reader.readLengthDelimited())
             case 3:
                 try field.expect(.lengthDelimited)
-                let attribute = try Values.attribute(buffer, reader.readLengthDelimited(), depth: Depth.eventAttribute)
+                let attribute = try values.attribute(reader.readLengthDelimited(), depth: Depth.eventAttribute)
                 event.attributes.append(attribute)
             case 4:
                 try field.expect(.varint)
@@ -285,7 +287,7 @@ struct OTLPTraceDecoding {
 
     /// A link, or nil when its ids have a wrong length (which `SpanLink` cannot hold): then `problem` says so, unless
     /// an earlier link's problem is there already.
-    private func link(
+    private mutating func link(
         _ range: Range<Int>, index: Int, problem: inout Problem?
     ) throws(ProtobufDecodingError) -> SpanLink? {
         var reader = ProtobufReader(buffer, unchecked: range)
@@ -306,11 +308,11 @@ struct OTLPTraceDecoding {
                 spanID = try reader.readLengthDelimited()
             case 3:
                 try field.expect(.lengthDelimited)
-                traceState = try reader.readString()
+                traceState = try values.string(reader.readLengthDelimited())
             case 4:
                 try field.expect(.lengthDelimited)
                 attributes.append(
-                    try Values.attribute(buffer, reader.readLengthDelimited(), depth: Depth.eventAttribute))
+                    try values.attribute(reader.readLengthDelimited(), depth: Depth.eventAttribute))
             case 5:
                 try field.expect(.varint)
                 droppedAttributes = UInt32(truncatingIfNeeded: try reader.readVarint())
@@ -334,16 +336,14 @@ struct OTLPTraceDecoding {
             attributes: attributes, droppedAttributesCount: droppedAttributes, flags: flags)
     }
 
-    private static func status(
-        _ buffer: UnsafeRawBufferPointer, _ range: Range<Int>, into status: inout SpanStatus
-    ) throws(ProtobufDecodingError) {
+    private mutating func status(_ range: Range<Int>, into status: inout SpanStatus) throws(ProtobufDecodingError) {
         var reader = ProtobufReader(buffer, unchecked: range)
         while !reader.isAtEnd {
             let field = try reader.readFieldKey()
             switch field.number {
             case 2:
                 try field.expect(.lengthDelimited)
-                status.message = try reader.readString()
+                status.message = try values.string(reader.readLengthDelimited())
             case 3:
                 try field.expect(.varint)
                 status.code = SpanStatus.Code(rawValue: Int32(truncatingIfNeeded: try reader.readVarint())) ?? .unset

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import PetrelCore
 
 /// Reads the OTLP messages the signals share (`KeyValue`, `AnyValue`, `Resource`, `InstrumentationScope`) off the
@@ -8,9 +13,55 @@ import PetrelCore
 /// the case stays the same), a `KeyValueList` keeps the first of duplicate keys, and messages may nest at most
 /// `depthLimit` deep counting the request as 1. Unlike swift-protobuf, a known field with the wrong wire type is an
 /// error rather than an unknown field: no sender writes one, and accepting it would hide a schema mix-up.
-enum OTLPValueDecoding {
+///
+/// Strings repeat from span to span (attribute keys, most values, span and scope names): a small table of the
+/// strings already made from the request's bytes hands out the same `String` again, one retain instead of an
+/// allocation, a copy and a UTF-8 check.
+struct OTLPValueDecoding {
     /// swift-protobuf's default `messageDepthLimit`, so that both decoders refuse the same requests.
     static let depthLimit = 100
+
+    /// Strings of at most 15 UTF-8 bytes are stored inline in `String` and cost nothing to make again; past this
+    /// length a string is rarely repeated.
+    private static let cachedLengths = 16...128
+    private static let cacheSize = 256
+
+    let buffer: UnsafeRawBufferPointer
+    /// Where the bytes of each cached string start and how many there are (0: an empty slot), and the string.
+    private var cachedOffsets: [Int]
+    private var cachedCounts: [Int]
+    private var cachedStrings: [String]
+
+    init(buffer: UnsafeRawBufferPointer) {
+        self.buffer = buffer
+        cachedOffsets = Array(repeating: 0, count: Self.cacheSize)
+        cachedCounts = Array(repeating: 0, count: Self.cacheSize)
+        cachedStrings = Array(repeating: "", count: Self.cacheSize)
+    }
+
+    /// The text of a `string` field's bytes, which must be well-formed UTF-8.
+    @inline(__always)
+    mutating func string(_ range: Range<Int>) throws(ProtobufDecodingError) -> String {
+        let count = range.count
+        guard Self.cachedLengths.contains(count) else {
+            return try ProtobufReader(buffer, unchecked: range).string(range)
+        }
+        let base = buffer.baseAddress.unsafelyUnwrapped
+        let start = base + range.lowerBound
+        // Both ends and the length tell most keys and values apart; the slot's bytes are compared in full anyway.
+        let head = start.loadUnaligned(as: UInt64.self)
+        let tail = start.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
+        let hash = (head &* 0x9E37_79B9_7F4A_7C15 ^ tail &* 0xC2B2_AE3D_27D4_EB4F ^ UInt64(count)) >> 56
+        let slot = Int(hash) & (Self.cacheSize - 1)
+        if cachedCounts[slot] == count && memcmp(base + cachedOffsets[slot], start, count) == 0 {
+            return cachedStrings[slot]
+        }
+        let text = try ProtobufReader(buffer, unchecked: range).string(range)
+        cachedOffsets[slot] = range.lowerBound
+        cachedCounts[slot] = count
+        cachedStrings[slot] = text
+        return text
+    }
 
     @inline(__always)
     static func checkDepth(_ depth: Int, _ range: Range<Int>) throws(ProtobufDecodingError) {
@@ -18,10 +69,10 @@ enum OTLPValueDecoding {
     }
 
     /// A `KeyValue` message at nesting level `depth`; its value is `.null` when absent.
-    static func attribute(
-        _ buffer: UnsafeRawBufferPointer, _ range: Range<Int>, depth: Int
+    mutating func attribute(
+        _ range: Range<Int>, depth: Int
     ) throws(ProtobufDecodingError) -> Attribute {
-        try checkDepth(depth, range)
+        try Self.checkDepth(depth, range)
         var reader = ProtobufReader(buffer, unchecked: range)
         var key = ""
         var value = AnyValue.null
@@ -30,10 +81,10 @@ enum OTLPValueDecoding {
             switch field.number {
             case 1:
                 try field.expect(.lengthDelimited)
-                key = try reader.readString()
+                key = try string(reader.readLengthDelimited())
             case 2:
                 try field.expect(.lengthDelimited)
-                try anyValue(buffer, reader.readLengthDelimited(), depth: depth + 1, into: &value)
+                try anyValue(reader.readLengthDelimited(), depth: depth + 1, into: &value)
             default:
                 // 3 is `key_strindex`, which belongs to the profiles signal's string table.
                 try reader.skipField(field)
@@ -45,10 +96,10 @@ enum OTLPValueDecoding {
     /// An `AnyValue` message at nesting level `depth`, merged into `value` as protobuf merges a message sent again;
     /// returns whether it set one of the oneof's members (a log body set to no value differs from no body).
     @discardableResult
-    static func anyValue(
-        _ buffer: UnsafeRawBufferPointer, _ range: Range<Int>, depth: Int, into value: inout AnyValue
+    mutating func anyValue(
+        _ range: Range<Int>, depth: Int, into value: inout AnyValue
     ) throws(ProtobufDecodingError) -> Bool {
-        try checkDepth(depth, range)
+        try Self.checkDepth(depth, range)
         var reader = ProtobufReader(buffer, unchecked: range)
         var set = false
         while !reader.isAtEnd {
@@ -57,7 +108,7 @@ enum OTLPValueDecoding {
             switch field.number {
             case 1:
                 try field.expect(.lengthDelimited)
-                value = .string(try reader.readString())
+                value = .string(try string(reader.readLengthDelimited()))
             case 2:
                 try field.expect(.varint)
                 value = .bool(try reader.readVarint() != 0)
@@ -74,7 +125,7 @@ enum OTLPValueDecoding {
                     values = existing
                     value = .null  // lets `values` be the array's only owner while it grows
                 }
-                try arrayValue(buffer, reader.readLengthDelimited(), depth: depth + 1, into: &values)
+                try arrayValue(reader.readLengthDelimited(), depth: depth + 1, into: &values)
                 value = .array(values)
             case 6:
                 try field.expect(.lengthDelimited)
@@ -83,7 +134,7 @@ enum OTLPValueDecoding {
                     object = existing
                     value = .null
                 }
-                try keyValueList(buffer, reader.readLengthDelimited(), depth: depth + 1, into: &object)
+                try keyValueList(reader.readLengthDelimited(), depth: depth + 1, into: &object)
                 value = .object(object)
             case 7:
                 try field.expect(.lengthDelimited)
@@ -101,10 +152,10 @@ enum OTLPValueDecoding {
         return set
     }
 
-    private static func arrayValue(
-        _ buffer: UnsafeRawBufferPointer, _ range: Range<Int>, depth: Int, into values: inout [AnyValue]
+    private mutating func arrayValue(
+        _ range: Range<Int>, depth: Int, into values: inout [AnyValue]
     ) throws(ProtobufDecodingError) {
-        try checkDepth(depth, range)
+        try Self.checkDepth(depth, range)
         var reader = ProtobufReader(buffer, unchecked: range)
         while !reader.isAtEnd {
             let field = try reader.readFieldKey()
@@ -114,15 +165,15 @@ enum OTLPValueDecoding {
             }
             try field.expect(.lengthDelimited)
             var element = AnyValue.null
-            try anyValue(buffer, reader.readLengthDelimited(), depth: depth + 1, into: &element)
+            try anyValue(reader.readLengthDelimited(), depth: depth + 1, into: &element)
             values.append(element)
         }
     }
 
-    private static func keyValueList(
-        _ buffer: UnsafeRawBufferPointer, _ range: Range<Int>, depth: Int, into object: inout [String: AnyValue]
+    private mutating func keyValueList(
+        _ range: Range<Int>, depth: Int, into object: inout [String: AnyValue]
     ) throws(ProtobufDecodingError) {
-        try checkDepth(depth, range)
+        try Self.checkDepth(depth, range)
         var reader = ProtobufReader(buffer, unchecked: range)
         while !reader.isAtEnd {
             let field = try reader.readFieldKey()
@@ -131,7 +182,7 @@ enum OTLPValueDecoding {
                 continue
             }
             try field.expect(.lengthDelimited)
-            let pair = try attribute(buffer, reader.readLengthDelimited(), depth: depth + 1)
+            let pair = try attribute(reader.readLengthDelimited(), depth: depth + 1)
             // The first of duplicate keys wins, as `OTLPValueConversion.object` has it.
             if object[pair.key] == nil { object[pair.key] = pair.value }
         }
@@ -139,8 +190,8 @@ enum OTLPValueDecoding {
 
     /// A `Resource` message (at level 3 in every signal), merged into `resource`; its `entity_refs` are skipped, as
     /// `Resource` has no place for them.
-    static func resource(
-        _ buffer: UnsafeRawBufferPointer, _ range: Range<Int>, depth: Int, into resource: inout Resource
+    mutating func resource(
+        _ range: Range<Int>, depth: Int, into resource: inout Resource
     ) throws(ProtobufDecodingError) {
         var reader = ProtobufReader(buffer, unchecked: range)
         while !reader.isAtEnd {
@@ -148,7 +199,7 @@ enum OTLPValueDecoding {
             switch field.number {
             case 1:
                 try field.expect(.lengthDelimited)
-                resource.attributes.append(try attribute(buffer, reader.readLengthDelimited(), depth: depth + 1))
+                resource.attributes.append(try attribute(reader.readLengthDelimited(), depth: depth + 1))
             case 2:
                 try field.expect(.varint)
                 resource.droppedAttributesCount = UInt32(truncatingIfNeeded: try reader.readVarint())
@@ -159,8 +210,8 @@ enum OTLPValueDecoding {
     }
 
     /// An `InstrumentationScope` message, merged into `scope`.
-    static func scope(
-        _ buffer: UnsafeRawBufferPointer, _ range: Range<Int>, depth: Int, into scope: inout InstrumentationScope
+    mutating func scope(
+        _ range: Range<Int>, depth: Int, into scope: inout InstrumentationScope
     ) throws(ProtobufDecodingError) {
         var reader = ProtobufReader(buffer, unchecked: range)
         while !reader.isAtEnd {
@@ -168,13 +219,13 @@ enum OTLPValueDecoding {
             switch field.number {
             case 1:
                 try field.expect(.lengthDelimited)
-                scope.name = try reader.readString()
+                scope.name = try string(reader.readLengthDelimited())
             case 2:
                 try field.expect(.lengthDelimited)
-                scope.version = try reader.readString()
+                scope.version = try string(reader.readLengthDelimited())
             case 3:
                 try field.expect(.lengthDelimited)
-                scope.attributes.append(try attribute(buffer, reader.readLengthDelimited(), depth: depth + 1))
+                scope.attributes.append(try attribute(reader.readLengthDelimited(), depth: depth + 1))
             case 4:
                 try field.expect(.varint)
                 scope.droppedAttributesCount = UInt32(truncatingIfNeeded: try reader.readVarint())
