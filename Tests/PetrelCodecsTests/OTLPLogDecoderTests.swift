@@ -115,12 +115,18 @@ import Testing
     @Test func groupFieldsAfterTheRecordsStillApplyToThem() throws {
         // Schema URLs come after the records in field order; a sender may put the resource and scope there too.
         let record = Wire.message(2, Wire.message(5, Wire.string(1, "hello")), Wire.fixed64(1, 42))
-        let request = Wire.unknown + Wire.message(
-            1, Wire.message(2, record, Wire.unknown, Wire.string(3, "scope schema"),
-                Wire.message(1, Wire.string(1, "lib"), Wire.unknown), Wire.message(1, Wire.string(2, "1.0")), record),
-            Wire.string(3, "resource schema"), Wire.unknown,
-            Wire.message(1, Wire.message(1, Wire.string(1, "a"), Wire.message(2, Wire.varint(3, 1)))),
-            Wire.message(1, Wire.message(1, Wire.string(1, "b"), Wire.message(2, Wire.string(1, "x"), Wire.unknown))))
+        let request =
+            Wire.unknown
+            + Wire.message(
+                1,
+                Wire.message(
+                    2, record, Wire.unknown, Wire.string(3, "scope schema"),
+                    Wire.message(1, Wire.string(1, "lib"), Wire.unknown), Wire.message(1, Wire.string(2, "1.0")), record
+                ),
+                Wire.string(3, "resource schema"), Wire.unknown,
+                Wire.message(1, Wire.message(1, Wire.string(1, "a"), Wire.message(2, Wire.varint(3, 1)))),
+                Wire.message(
+                    1, Wire.message(1, Wire.string(1, "b"), Wire.message(2, Wire.string(1, "x"), Wire.unknown))))
         expectSame(request)
         let batch = try OTLPLogDecoder.decode(request)
         #expect(batch.records.count == 2)
@@ -128,10 +134,11 @@ import Testing
             #expect(record.message == "hello")
             #expect(record.timestamp == 42)
             #expect(record.resource == [Attribute("a", .int(1)), Attribute("b", .string("x"))])
-            #expect(record.metadata == [
-                Key.scopeName: "lib", Key.scopeVersion: "1.0", Key.scopeSchemaURL: "scope schema",
-                Key.resourceSchemaURL: "resource schema",
-            ])
+            #expect(
+                record.metadata == [
+                    Key.scopeName: "lib", Key.scopeVersion: "1.0", Key.scopeSchemaURL: "scope schema",
+                    Key.resourceSchemaURL: "resource schema",
+                ])
         }
     }
 
@@ -216,8 +223,17 @@ import Testing
             ("severity as a string", Wire.message(1, Wire.message(2, Wire.message(2, Wire.string(2, "INFO"))))),
             ("body as a varint", Wire.message(1, Wire.message(2, Wire.message(2, Wire.varint(5, 1))))),
             ("flags as a varint", Wire.message(1, Wire.message(2, Wire.message(2, Wire.varint(8, 1))))),
-            ("a bool value as fixed64", Wire.message(1, Wire.message(2, Wire.message(2, Wire.message(
-                5, Wire.fixed64(2, 1)))))),
+            (
+                "a bool value as fixed64",
+                Wire.message(
+                    1,
+                    Wire.message(
+                        2,
+                        Wire.message(
+                            2,
+                            Wire.message(
+                                5, Wire.fixed64(2, 1)))))
+            ),
         ]
         for (name, bytes) in cases {
             do {

@@ -27,10 +27,12 @@ import Testing
         #expect(decoded.message == nil)
         // Every value kind, events, links and status arrived, not just equal-by-accident empties.
         let span = decoded.batch.resourceSpans[0].scopeSpans[0].spans[0]
-        #expect(span.attributes["kvlist"] == .object([
-            "alpha": .string("one"), "beta": .object(["deep": .double(0.25)]),
-            "gamma": .array([.string("a"), .int(-7), .bool(false), .null]),
-        ]))
+        #expect(
+            span.attributes["kvlist"]
+                == .object([
+                    "alpha": .string("one"), "beta": .object(["deep": .double(0.25)]),
+                    "gamma": .array([.string("a"), .int(-7), .bool(false), .null]),
+                ]))
         #expect(span.attributes["bytes"] == .bytes([0, 1, 0xfe, 0xff]))
         #expect(span.events.count == 2)
         #expect(span.links.count == 1)
@@ -44,8 +46,9 @@ import Testing
         expectSame(bytes)
         let decoded = try OTLPTraceDecoder.decode(bytes)
         #expect(decoded.batch.spanCount == 200)
-        #expect(decoded.batch.resourceSpans[0].scopeSpans[0].spans[7].attributes["url.path"]
-            == .string("/api/v1/orders/7"))
+        #expect(
+            decoded.batch.resourceSpans[0].scopeSpans[0].spans[7].attributes["url.path"]
+                == .string("/api/v1/orders/7"))
     }
 
     @Test func emptyRequestAndEmptyGroups() {
@@ -194,14 +197,22 @@ import Testing
             _ = try OTLPTraceDecoder.decode(badKey)
             Issue.record("an attribute key that is not UTF-8 decoded")
         } catch {
-            #expect(error.description == "cannot decode ExportTraceServiceRequest: malformed protobuf "
-                + "(a string is not valid UTF-8 at byte 8)")
+            #expect(
+                error.description == "cannot decode ExportTraceServiceRequest: malformed protobuf "
+                    + "(a string is not valid UTF-8 at byte 8)")
         }
-        let bytesValue = Wire.message(1, Wire.message(1, Wire.message(1, Wire.string(1, "k"), Wire.message(
-            2, Wire.bytes(7, invalid)))))
+        let bytesValue = Wire.message(
+            1,
+            Wire.message(
+                1,
+                Wire.message(
+                    1, Wire.string(1, "k"),
+                    Wire.message(
+                        2, Wire.bytes(7, invalid)))))
         expectSame(bytesValue)
-        #expect(try OTLPTraceDecoder.decode(bytesValue).batch.resourceSpans[0].resource.attributes[0].value
-            == .bytes(invalid))
+        #expect(
+            try OTLPTraceDecoder.decode(bytesValue).batch.resourceSpans[0].resource.attributes[0].value
+                == .bytes(invalid))
     }
 
     @Test func nestingIsLimitedAsSwiftProtobufLimitsIt() {
@@ -267,10 +278,14 @@ import Testing
             ("flags as fixed64", span(Wire.fixed64(16, 1)), "field 16 at byte 34 has wire type 1"),
             ("attribute as a varint", span(Wire.varint(9, 1)), "field 9 at byte 34 has wire type 0"),
             ("a length past the end", Wire.key(1, 2) + Wire.varint(50) + [1, 2], "length-delimited field of 50 bytes"),
-            ("a nested length past its message", Wire.key(1, 2) + Wire.varint(3) + Wire.key(2, 2) + [9, 0],
-             "length-delimited field of 9 bytes at byte 3"),
-            ("a varint of 11 bytes", Wire.key(50, 0) + Array(repeating: 0xFF, count: 10) + [1],
-             "varint longer than 10 bytes"),
+            (
+                "a nested length past its message", Wire.key(1, 2) + Wire.varint(3) + Wire.key(2, 2) + [9, 0],
+                "length-delimited field of 9 bytes at byte 3"
+            ),
+            (
+                "a varint of 11 bytes", Wire.key(50, 0) + Array(repeating: 0xFF, count: 10) + [1],
+                "varint longer than 10 bytes"
+            ),
             ("field number 0", [0x02, 0x00], "invalid field key 2"),
             ("a group", Wire.key(7, 3) + Wire.key(7, 4), "deprecated group wire type 3"),
             ("wire type 6", [0x0E], "invalid field key 14"),

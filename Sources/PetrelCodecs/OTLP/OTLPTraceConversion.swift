@@ -236,7 +236,9 @@ public enum OTLPTraceConversion {
         var rejected = 0
         var first: String?
 
-        mutating func reject(_ problem: Problem, name spanName: String, at index: (resource: Int, scope: Int, span: Int)) {
+        mutating func reject(
+            _ problem: Problem, name spanName: String, at index: (resource: Int, scope: Int, span: Int)
+        ) {
             rejected += 1
             if first == nil {
                 let name = spanName.count > 64 ? String(spanName.prefix(64)) + "…" : spanName

@@ -130,7 +130,8 @@ struct OTLPTraceDecoding {
                 if let span = try span(spanRange, index: (index.resource, index.scope, spanIndex)) {
                     if scopeSpans.spans.isEmpty {
                         // Senders write spans of a scope alike: the first one's size tells how many will follow.
-                        scopeSpans.spans.reserveCapacity(1 + (range.upperBound - reader.position) / max(spanRange.count, 1))
+                        scopeSpans.spans.reserveCapacity(
+                            1 + (range.upperBound - reader.position) / max(spanRange.count, 1))
                     }
                     scopeSpans.spans.append(span)
                 }

@@ -43,7 +43,8 @@ public struct OTLPTraceEncoder: Sendable {
 
     private mutating func measure(_ resource: Resource) -> Int {
         let slot = values.reserveLength()
-        let length = values.measure(resource.attributes, field: 1) + Wire.varint(2, UInt64(resource.droppedAttributesCount))
+        let length =
+            values.measure(resource.attributes, field: 1) + Wire.varint(2, UInt64(resource.droppedAttributesCount))
         values.lengths[slot] = length
         return length
     }
@@ -78,7 +79,8 @@ public struct OTLPTraceEncoder: Sendable {
         for event in span.events {
             let eventSlot = values.reserveLength()
             let eventLength =
-                Wire.fixed64(1, event.timeUnixNano) + Wire.string(2, event.name) + values.measure(event.attributes, field: 3)
+                Wire.fixed64(1, event.timeUnixNano) + Wire.string(2, event.name)
+                + values.measure(event.attributes, field: 3)
                 + Wire.varint(4, UInt64(event.droppedAttributesCount))
             values.lengths[eventSlot] = eventLength
             length += Wire.field(11, eventLength)

@@ -1,9 +1,10 @@
+import PetrelCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import PetrelCore
 
 /// Reads the OTLP messages the signals share (`KeyValue`, `AnyValue`, `Resource`, `InstrumentationScope`) off the
 /// wire straight into the event model, as `OTLPValueConversion` converts swift-protobuf's messages.
