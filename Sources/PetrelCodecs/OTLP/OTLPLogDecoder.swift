@@ -42,6 +42,8 @@ struct OTLPLogDecoding {
     let buffer: UnsafeRawBufferPointer
     var batch = LogBatch()
     private var values: OTLPValueDecoding
+    /// The current record's attributes, gathered first so its fields dictionary is made at its final size.
+    private var attributes: [Attribute] = []
 
     init(buffer: UnsafeRawBufferPointer) {
         self.buffer = buffer
@@ -152,7 +154,7 @@ struct OTLPLogDecoding {
         var severityText = ""
         var body = AnyValue.null
         var hasBody = false
-        var fields: [String: AnyValue] = [:]
+        attributes.removeAll(keepingCapacity: true)
         var droppedAttributes: UInt32 = 0
         var flags: UInt32 = 0
         var traceID = range.lowerBound..<range.lowerBound
@@ -176,9 +178,7 @@ struct OTLPLogDecoding {
                 hasBody = hasBody || set
             case 6:
                 try field.expect(.lengthDelimited)
-                let pair = try values.attribute(reader.readLengthDelimited(), depth: Depth.attribute)
-                // The first of duplicate keys wins, as `OTLPValueConversion.object` has it.
-                if fields[pair.key] == nil { fields[pair.key] = pair.value }
+                attributes.append(try values.attribute(reader.readLengthDelimited(), depth: Depth.attribute))
             case 7:
                 try field.expect(.varint)
                 droppedAttributes = UInt32(truncatingIfNeeded: try reader.readVarint())
@@ -201,8 +201,10 @@ struct OTLPLogDecoding {
                 try reader.skipField(field)
             }
         }
-        var metadata: [String: String] = [:]
-        metadata.reserveCapacity(scopeMetadata.count + 4)
+        var fields = [String: AnyValue](minimumCapacity: attributes.count + (hasBody ? 1 : 0))
+        // The first of duplicate keys wins, as `OTLPValueConversion.object` has it.
+        for attribute in attributes where fields[attribute.key] == nil { fields[attribute.key] = attribute.value }
+        var metadata = [String: String](minimumCapacity: scopeMetadata.count + 8)
         for (key, value) in scopeMetadata { metadata[key] = value }
         var message = ""
         if hasBody {

@@ -26,13 +26,34 @@ public struct OTLPLogEncoder: Sendable {
         var eventName: String
 
         init(_ record: LogRecord) {
-            let metadata = record.metadata
             time = UInt64(clamping: record.timestamp)
             severityText = record.severity
-            severityNumber =
-                metadata[Key.severityNumber].flatMap { Int($0) } ?? OTLPLogConversion.severityNumber(record.severity)
+            var number: Int?
+            var bodyInFields = false
+            traceID = []
+            spanID = []
+            flags = 0
+            eventName = ""
+            droppedAttributes = 0
+            observedTime = 0
+            // One pass over the metadata, which is mostly other keys (a file source's `file`, `host`...), rather than
+            // a hashed lookup per OTLP key.
+            for (key, value) in record.metadata {
+                switch key {
+                case Key.severityNumber: number = Int(value)
+                case Key.bodyInFields: bodyInFields = value == "true"
+                case Key.traceID: traceID = OTLPHex.decode(value) ?? []
+                case Key.spanID: spanID = OTLPHex.decode(value) ?? []
+                case Key.flags: flags = UInt32(value) ?? 0
+                case Key.eventName: eventName = value
+                case Key.droppedAttributesCount: droppedAttributes = UInt32(value) ?? 0
+                case Key.observedTimeUnixNano: observedTime = UInt64(value) ?? 0
+                default: break
+                }
+            }
+            severityNumber = number ?? OTLPLogConversion.severityNumber(record.severity)
             var fields = record.fields
-            if metadata[Key.bodyInFields] == "true", let value = fields.removeValue(forKey: "body") {
+            if bodyInFields, let value = fields.removeValue(forKey: "body") {
                 body = value
             } else if !record.message.isEmpty {
                 body = .string(record.message)
@@ -40,12 +61,6 @@ public struct OTLPLogEncoder: Sendable {
                 body = nil
             }
             attributes = OTLPValueEncoding.sorted(fields)
-            traceID = metadata[Key.traceID].flatMap { OTLPHex.decode($0) } ?? []
-            spanID = metadata[Key.spanID].flatMap { OTLPHex.decode($0) } ?? []
-            flags = metadata[Key.flags].flatMap { UInt32($0) } ?? 0
-            eventName = metadata[Key.eventName] ?? ""
-            droppedAttributes = metadata[Key.droppedAttributesCount].flatMap { UInt32($0) } ?? 0
-            observedTime = metadata[Key.observedTimeUnixNano].flatMap { UInt64($0) } ?? 0
         }
     }
 
@@ -93,9 +108,19 @@ public struct OTLPLogEncoder: Sendable {
         var groups: [ResourceGroup] = []
         var resourceIndex: [ResourceKey: Int] = [:]
         var scopeIndex: [[ScopeKey: Int]] = []
+        var previous: (resource: ResourceKey, scope: ScopeKey, group: (resource: Int, scope: Int))?
         for (index, record) in batch.records.enumerated() {
             let resourceKey = ResourceKey(
                 attributes: record.resource, schemaURL: record.metadata[Key.resourceSchemaURL] ?? "")
+            let scopeKey = ScopeKey(
+                name: record.metadata[Key.scopeName] ?? "", version: record.metadata[Key.scopeVersion] ?? "",
+                schemaURL: record.metadata[Key.scopeSchemaURL] ?? "")
+            // Records of one resource and scope come together, sharing the resource's array: comparing with the
+            // previous record is cheap where hashing the attributes is not.
+            if let previous, previous.resource == resourceKey, previous.scope == scopeKey {
+                groups[previous.group.resource].scopes[previous.group.scope].records.append(index)
+                continue
+            }
             let resource: Int
             if let position = resourceIndex[resourceKey] {
                 resource = position
@@ -105,9 +130,6 @@ public struct OTLPLogEncoder: Sendable {
                 scopeIndex.append([:])
                 groups.append(ResourceGroup(attributes: record.resource, schemaURL: resourceKey.schemaURL))
             }
-            let scopeKey = ScopeKey(
-                name: record.metadata[Key.scopeName] ?? "", version: record.metadata[Key.scopeVersion] ?? "",
-                schemaURL: record.metadata[Key.scopeSchemaURL] ?? "")
             let scope: Int
             if let position = scopeIndex[resource][scopeKey] {
                 scope = position
@@ -118,6 +140,7 @@ public struct OTLPLogEncoder: Sendable {
                     ScopeGroup(name: scopeKey.name, version: scopeKey.version, schemaURL: scopeKey.schemaURL))
             }
             groups[resource].scopes[scope].records.append(index)
+            previous = (resourceKey, scopeKey, (resource, scope))
         }
         return groups
     }
