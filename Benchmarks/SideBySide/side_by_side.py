@@ -12,13 +12,15 @@ affects both. For each run:
 - peak RSS: VmHWM of the agent at the end of the run;
 - p99 latency at half the maximum rate: a second load at half the measured maximum, open loop.
 
-With `--spans`, it measures Petrel alone on OTLP traces instead (no OpenTelemetry Collector binary exists here to
-run beside it): `petrel bench otlp-traces` into Petrel's `otlp` source, `tag`, and its `otlp` sink (OTLP/HTTP) to a
-receiving Petrel whose `otlp` source feeds a `blackhole`; spans per CPU-second counted the same way.
+With `--spans` (or `--logs`), it measures Petrel alone on OTLP traces (or logs) instead (no OpenTelemetry Collector
+binary exists here to run beside it): `petrel bench otlp-traces` (`otlp-logs`) into Petrel's `otlp` source, `tag`, and
+its `otlp` sink (OTLP/HTTP) to a receiving Petrel whose `otlp` source feeds a `blackhole`; spans (records) per
+CPU-second counted the same way. `--baseline PATH` runs another Petrel binary beside it in the same run, alternating.
 
 Usage (from the repository root, after `swift build -c release --product petrel`):
     Benchmarks/SideBySide/side_by_side.py [--pairs 3] [--duration 20] [--configs plain,relabel]
-    Benchmarks/SideBySide/side_by_side.py --spans [--pairs 3] [--duration 20]
+    Benchmarks/SideBySide/side_by_side.py --spans [--pairs 3] [--duration 20] [--baseline OTHER_PETREL]
+    Benchmarks/SideBySide/side_by_side.py --logs [--pairs 3] [--duration 20] [--baseline OTHER_PETREL]
 Prints a Markdown table of medians (and every run), and writes every figure as JSON to --out.
 """
 import argparse
@@ -201,10 +203,14 @@ def run_once(name, config, petrel, receiver, receiver_api, duration, workdir):
         }
 
 
-def spans(args, workdir):
-    """Petrel alone on OTLP traces: spans per CPU-second, peak RSS, p99 at half max."""
+def otlp(args, workdir, kind):
+    """Petrel alone on OTLP traces or logs: events per CPU-second, peak RSS, p99 at half max.
+
+    With --baseline, each pair runs that binary as well (the order alternating from pair to pair), under the same
+    load, receiver and `petrel bench` of --petrel."""
+    item = "spans" if kind == "traces" else "records"
     receiver_http, receiver_grpc, receiver_api = free_port(), free_port(), free_port()
-    receiver_config = os.path.join(workdir, "spans-receiver.yaml")
+    receiver_config = os.path.join(workdir, "otlp-receiver.yaml")
     with open(receiver_config, "w") as f:
         f.write(f"""
 data_dir: {workdir}
@@ -214,16 +220,18 @@ sources:
 sinks:
   bh: {{ type: blackhole, inputs: [otlp] }}
 """)
+    agents = [("petrel", args.petrel)] + ([("baseline", args.baseline)] if args.baseline else [])
     receiver = subprocess.Popen([args.petrel, "run", "--config", receiver_config, "--log-level", "warning"])
     runs = []
     try:
         wait_until(f"http://127.0.0.1:{receiver_api}/ready")
         for pair in range(args.pairs):
-            http, grpc, api = free_port(), free_port(), free_port()
-            config = os.path.join(workdir, "spans-agent.yaml")
-            labels = ", ".join(f"{k}: {v}" for k, v in LABELS.items())
-            with open(config, "w") as f:
-                f.write(f"""
+            for name, binary in (agents if pair % 2 == 0 else list(reversed(agents))):
+                http, grpc, api = free_port(), free_port(), free_port()
+                config = os.path.join(workdir, "otlp-agent.yaml")
+                labels = ", ".join(f"{k}: {v}" for k, v in LABELS.items())
+                with open(config, "w") as f:
+                    f.write(f"""
 data_dir: {workdir}
 api: {{ address: "127.0.0.1:{api}" }}
 sources:
@@ -233,30 +241,30 @@ transforms:
 sinks:
   out: {{ type: otlp, inputs: [tag], protocol: http, compression: none, endpoint: "http://127.0.0.1:{receiver_http}" }}
 """)
-            agent = subprocess.Popen([args.petrel, "run", "--config", config, "--log-level", "warning"])
-            try:
-                wait_until(f"http://127.0.0.1:{api}/ready")
-                url = f"http://127.0.0.1:{http}/v1/traces"
-                command = [args.petrel, "bench", "otlp-traces", "--url", url, "--connections", "4", "--json", "--quiet",
-                           "--events-per-request", "1000"]
-                start = cpu_seconds(agent.pid)
-                load = json.loads(subprocess.run(command + ["--duration", str(args.duration)],
-                                                 capture_output=True, text=True).stdout)
-                end = wait_idle(agent.pid)
-                maximum = load["accepted_events_per_second"]
-                half = json.loads(subprocess.run(
-                    command + ["--duration", str(max(5, args.duration // 2)), "--rate", str(int(maximum / 2))],
-                    capture_output=True, text=True).stdout)
-                run = {"agent": "petrel", "config": "spans", "pair": pair, "accepted_spans": load["accepted_events"],
-                       "agent_cpu_seconds": end - start,
-                       "spans_per_cpu_second": load["accepted_events"] / max(end - start, 1e-9),
-                       "max_accepted_spans_per_second": maximum, "peak_rss_bytes": peak_rss(agent.pid),
-                       "p99_ms_at_half_max": half["latency_ms"]["p99"], "statuses": load["statuses"]}
-                runs.append(run)
-                print(json.dumps(run), file=sys.stderr, flush=True)
-            finally:
-                agent.send_signal(signal.SIGTERM)
-                agent.wait(timeout=60)
+                agent = subprocess.Popen([binary, "run", "--config", config, "--log-level", "warning"])
+                try:
+                    wait_until(f"http://127.0.0.1:{api}/ready")
+                    url = f"http://127.0.0.1:{http}/v1/{kind}"
+                    command = [args.petrel, "bench", f"otlp-{kind}", "--url", url, "--connections", "4", "--json",
+                               "--quiet", "--events-per-request", "1000"]
+                    start = cpu_seconds(agent.pid)
+                    load = json.loads(subprocess.run(command + ["--duration", str(args.duration)],
+                                                     capture_output=True, text=True).stdout)
+                    end = wait_idle(agent.pid)
+                    maximum = load["accepted_events_per_second"]
+                    half = json.loads(subprocess.run(
+                        command + ["--duration", str(max(5, args.duration // 2)), "--rate", str(int(maximum / 2))],
+                        capture_output=True, text=True).stdout)
+                    run = {"agent": name, "binary": binary, "config": kind, "pair": pair,
+                           f"accepted_{item}": load["accepted_events"], "agent_cpu_seconds": end - start,
+                           f"{item}_per_cpu_second": load["accepted_events"] / max(end - start, 1e-9),
+                           f"max_accepted_{item}_per_second": maximum, "peak_rss_bytes": peak_rss(agent.pid),
+                           "p99_ms_at_half_max": half["latency_ms"]["p99"], "statuses": load["statuses"]}
+                    runs.append(run)
+                    print(json.dumps(run), file=sys.stderr, flush=True)
+                finally:
+                    agent.send_signal(signal.SIGTERM)
+                    agent.wait(timeout=60)
     finally:
         receiver.send_signal(signal.SIGTERM)
         receiver.wait(timeout=60)
@@ -271,17 +279,23 @@ def main():
     parser.add_argument("--petrel", default=os.path.join(ROOT, ".build/release/petrel"))
     parser.add_argument("--out", default="side_by_side.json")
     parser.add_argument("--spans", action="store_true", help="Petrel alone on OTLP traces")
+    parser.add_argument("--logs", action="store_true", help="Petrel alone on OTLP logs")
+    parser.add_argument("--baseline", help="with --spans or --logs: another petrel binary to run beside --petrel")
     args = parser.parse_args()
-    if args.spans:
-        workdir = tempfile.mkdtemp(prefix="petrel-spans-")
+    if args.spans or args.logs:
+        signal_name, item = ("traces", "spans") if args.spans else ("logs", "records")
+        workdir = tempfile.mkdtemp(prefix=f"petrel-{signal_name}-")
         try:
-            runs = spans(args, workdir)
+            runs = otlp(args, workdir, signal_name)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         with open(args.out, "w") as f:
             json.dump(runs, f, indent=1)
-        for key in ["spans_per_cpu_second", "max_accepted_spans_per_second", "peak_rss_bytes", "p99_ms_at_half_max"]:
-            print(f"{key}: median {statistics.median(r[key] for r in runs):,.1f}")
+        for name in sorted({r["agent"] for r in runs}):
+            mine = [r for r in runs if r["agent"] == name]
+            for key in [f"{item}_per_cpu_second", f"max_accepted_{item}_per_second", "peak_rss_bytes",
+                        "p99_ms_at_half_max"]:
+                print(f"{name} {key}: median {statistics.median(r[key] for r in mine):,.1f}")
         return
     if not shutil.which("vmagent"):
         sys.exit("vmagent is not installed (Debian package victoria-metrics)")

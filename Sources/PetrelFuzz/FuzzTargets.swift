@@ -33,11 +33,31 @@ enum FuzzTargets {
             var output: [UInt8] = []
             body.withUnsafeBytes { _ = try? Zstd.decompress($0, into: &output, maxDecompressedLength: 16 << 20) }
         },
-        "otlp_traces_protobuf": { traces(try? OTLPJSON.decodeProtobuf($0, as: TraceRequest.self)) },
+        // swift-protobuf's path and the hand-written decoder the otlp source runs: where both decode, they must agree
+        // (compared as encoded bytes, which a NaN attribute does not make unequal).
+        "otlp_traces_protobuf": { body in
+            let request = try? OTLPJSON.decodeProtobuf(body, as: TraceRequest.self)
+            traces(request)
+            guard let byHand = try? OTLPTraceDecoder.decode(body, dropInvalid: true), let request else { return }
+            let converted = OTLPTraceConversion.spanBatch(from: request, dropInvalid: true)
+            var encoder = OTLPTraceEncoder()
+            precondition(
+                encoder.encode(byHand.batch) == encoder.encode(converted.batch)
+                    && byHand.rejectedSpans == converted.rejectedSpans && byHand.message == converted.message,
+                "the hand-written trace decoder disagrees with swift-protobuf")
+        },
         "otlp_traces_json": { traces(try? OTLPJSON.decode($0, as: TraceRequest.self)) },
         "otlp_metrics_protobuf": { metrics(try? OTLPJSON.decodeProtobuf($0, as: MetricsRequest.self)) },
         "otlp_metrics_json": { metrics(try? OTLPJSON.decode($0, as: MetricsRequest.self)) },
-        "otlp_logs_protobuf": { logs(try? OTLPJSON.decodeProtobuf($0, as: LogsRequest.self)) },
+        "otlp_logs_protobuf": { body in
+            let request = try? OTLPJSON.decodeProtobuf(body, as: LogsRequest.self)
+            logs(request)
+            guard let byHand = try? OTLPLogDecoder.decode(body), let request else { return }
+            var encoder = OTLPLogEncoder()
+            precondition(
+                encoder.encode(byHand) == encoder.encode(OTLPLogConversion.logBatch(from: request)),
+                "the hand-written logs decoder disagrees with swift-protobuf")
+        },
         "otlp_logs_json": { logs(try? OTLPJSON.decode($0, as: LogsRequest.self)) },
         // A syslog TCP stream (octet counting or newlines, told apart per frame), each frame parsed as 5424 or 3164;
         // the stream is cut in two at a point the input chooses, as reads cut it.

@@ -21,6 +21,7 @@ let benchmarks: @Sendable () -> Void = {
     )
     remoteWriteBenchmarks()
     otlpBenchmarks()
+    otlpLogBenchmarks()
     containerLogBenchmarks()
     remapBenchmarks()
 }

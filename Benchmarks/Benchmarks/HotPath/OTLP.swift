@@ -24,6 +24,12 @@ func otlpBenchmarks() {
         }
     }
 
+    // The same with the hand-written decoder the otlp source uses: no message objects in between.
+    precondition(try! OTLPTraceDecoder.decode(fixture.protobuf).batch == fixture.decoded)
+    Benchmark("OTLP traces: decode (hand-written)") { benchmark in
+        benchmark.measuringThreadCPU { blackHole(try! OTLPTraceDecoder.decode(fixture.protobuf)) }
+    }
+
     var tag = Transforms.tag()
     let tagContext = Transforms.context("tag", type: "tag")
     let decodedEvent = EventBatch.traces(fixture.decoded)
@@ -43,6 +49,18 @@ func otlpBenchmarks() {
     var encoder = OTLPTraceEncoder()
     Benchmark("OTLP traces: encode (hand-written)") { benchmark in
         benchmark.measuringThreadCPU { blackHole(encoder.encode(fixture.decoded)) }
+    }
+
+    var handTag = Transforms.tag()
+    var handEncoder = OTLPTraceEncoder()
+    Benchmark("OTLP pipeline (hand-written): decode, tag, encode") { benchmark in
+        benchmark.measuringThreadCPU {
+            let batch = EventBatch.traces(try! OTLPTraceDecoder.decode(fixture.protobuf).batch)
+            guard case .traces(let tagged) = handTag.process(batch, tagContext) else {
+                fatalError("tag dropped the spans")
+            }
+            blackHole(handEncoder.encode(tagged))
+        }
     }
 
     var pipelineTag = Transforms.tag()
@@ -66,5 +84,35 @@ private func checkTag(_ result: EventBatch?) {
         for key in ["cloud.provider", "cloud.region", "k8s.cluster.name", "k8s.node.name"] {
             precondition(keys.contains(key), "tag did not set \(key): \(keys)")
         }
+    }
+}
+
+/// OTLP logs export requests of `OTLPLogFixture.recordsPerRequest` records, through the otlp source's and sink's steps.
+func otlpLogBenchmarks() {
+    let fixture = OTLPLogFixture.shared
+    precondition(Benchmark.defaultConfiguration.scalingFactor.rawValue == OTLPLogFixture.recordsPerRequest)
+    typealias Request = Opentelemetry_Proto_Collector_Logs_V1_ExportLogsServiceRequest
+
+    // What the otlp source did with a body before the hand-written decoder.
+    Benchmark("OTLP logs: decode protobuf + convert to records") { benchmark in
+        benchmark.measuringThreadCPU {
+            blackHole(OTLPLogConversion.logBatch(from: try! Request(serializedBytes: fixture.protobuf)))
+        }
+    }
+
+    Benchmark("OTLP logs: decode (hand-written)") { benchmark in
+        benchmark.measuringThreadCPU { blackHole(try! OTLPLogDecoder.decode(fixture.protobuf)) }
+    }
+
+    // What the otlp sink did with a batch before the hand-written encoder.
+    Benchmark("OTLP logs: convert records + encode protobuf") { benchmark in
+        benchmark.measuringThreadCPU {
+            blackHole(try! OTLPLogConversion.request(from: fixture.decoded).serializedBytes() as [UInt8])
+        }
+    }
+
+    var encoder = OTLPLogEncoder()
+    Benchmark("OTLP logs: encode (hand-written)") { benchmark in
+        benchmark.measuringThreadCPU { blackHole(encoder.encode(fixture.decoded)) }
     }
 }

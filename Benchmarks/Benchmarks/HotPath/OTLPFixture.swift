@@ -1,3 +1,4 @@
+import Foundation
 import OTLPProtos
 import PetrelCodecs
 import PetrelCore
@@ -83,5 +84,82 @@ struct OTLPSpanFixture: Sendable {
         }
         if failed { span.status = SpanStatus(code: .error, message: "upstream connect error") }
         return span
+    }
+}
+
+/// One OTLP logs export request of 1000 records as an OpenTelemetry SDK's log batch processor sends it, built once
+/// from a fixed seed: twenty services (one resource each, six attributes), one scope each, fifty records each with a
+/// string body, a severity, four attributes, and trace context on half of them.
+struct OTLPLogFixture: Sendable {
+    static let recordsPerRequest = 1000
+
+    static let shared = OTLPLogFixture(seed: 0x10_95_2026)
+
+    /// `ExportLogsServiceRequest` bytes, as they come in the body of `POST /v1/logs` or a gRPC message.
+    let protobuf: [UInt8]
+    /// The records, as the otlp source hands them to the transforms.
+    let decoded: LogBatch
+
+    init(seed: UInt64) {
+        var random = SeededGenerator(seed: seed)
+        var request = Opentelemetry_Proto_Collector_Logs_V1_ExportLogsServiceRequest()
+        let services = 20
+        for serviceIndex in 0..<services {
+            let service = "\(random.pick(["payments", "checkout", "cart", "search", "ledger"]))-\(serviceIndex)"
+            var resourceLogs = Opentelemetry_Proto_Logs_V1_ResourceLogs()
+            resourceLogs.resource.attributes = [
+                Self.attribute("service.name", service),
+                Self.attribute("service.namespace", random.pick(["payments", "checkout", "search"])),
+                Self.attribute("k8s.pod.name", "\(service)-\(random.hex(10))-\(random.suffix(5))"),
+                Self.attribute("k8s.namespace.name", "prod"),
+                Self.attribute("telemetry.sdk.name", "opentelemetry"),
+                Self.attribute("telemetry.sdk.language", random.pick(["go", "java", "python"])),
+            ]
+            var scopeLogs = Opentelemetry_Proto_Logs_V1_ScopeLogs()
+            scopeLogs.scope.name = "io.opentelemetry.logs"
+            scopeLogs.scope.version = "1.45.0"
+            for _ in 0..<(Self.recordsPerRequest / services) {
+                var record = Opentelemetry_Proto_Logs_V1_LogRecord()
+                record.timeUnixNano = 1_764_000_000_000_000_000 + random.next(upperBound: 10_000_000_000 as UInt64)
+                record.observedTimeUnixNano = record.timeUnixNano + 1_000_000
+                let failed = random.chance(1, in: 10)
+                record.severityNumber = failed ? .error : .info
+                record.severityText = failed ? "ERROR" : "INFO"
+                record.body.stringValue =
+                    failed
+                    ? "upstream connect error or disconnect/reset before headers, order \(random.hex(8))"
+                    : "handled \(random.pick(["GET", "POST"])) \(random.pick(["/api/v1/orders", "/api/v1/cart"])) "
+                        + "in \(random.next(upperBound: 900 as UInt64)) ms"
+                var status = Opentelemetry_Proto_Common_V1_AnyValue()
+                status.intValue = failed ? 503 : 200
+                var code = Opentelemetry_Proto_Common_V1_KeyValue()
+                code.key = "http.response.status_code"
+                code.value = status
+                record.attributes = [
+                    Self.attribute("logger.name", "com.example.\(random.pick(["OrderController", "CartService"]))"),
+                    Self.attribute("thread.name", "http-nio-8080-exec-\(random.next(upperBound: 200 as UInt64))"),
+                    code,
+                    Self.attribute("user.id", random.hex(12)),
+                ]
+                if random.chance(1, in: 2) {
+                    record.traceID = Data((0..<16).map { _ in UInt8(truncatingIfNeeded: random.next()) })
+                    record.spanID = Data((0..<8).map { _ in UInt8(truncatingIfNeeded: random.next()) })
+                    record.flags = 1
+                }
+                scopeLogs.logRecords.append(record)
+            }
+            resourceLogs.scopeLogs = [scopeLogs]
+            request.resourceLogs.append(resourceLogs)
+        }
+        protobuf = try! request.serializedBytes()
+        decoded = OTLPLogConversion.logBatch(from: request)
+        precondition(try! OTLPLogDecoder.decode(protobuf) == decoded, "the hand-written decoder disagrees")
+    }
+
+    private static func attribute(_ key: String, _ value: String) -> Opentelemetry_Proto_Common_V1_KeyValue {
+        var pair = Opentelemetry_Proto_Common_V1_KeyValue()
+        pair.key = key
+        pair.value.stringValue = value
+        return pair
     }
 }

@@ -55,9 +55,8 @@ public struct BufferRecordCodec: BatchRecordCodec {
             case .metrics?:
                 return .metrics(try RemoteWriteDecoder().decodeV2(payload))
             case .traces?:
-                let request = try Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceRequest(
-                    serializedBytes: payload)
-                return .traces(OTLPTraceConversion.spanBatch(from: request, dropInvalid: false).batch)
+                // The hand-written decoder, as the otlp source's; lenient, since these spans were accepted once.
+                return .traces(try OTLPTraceDecoder.decode(payload, dropInvalid: false).batch)
             case .logs?:
                 let request = try Opentelemetry_Proto_Collector_Logs_V1_ExportLogsServiceRequest(
                     serializedBytes: payload)

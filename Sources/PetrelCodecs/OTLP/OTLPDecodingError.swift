@@ -63,6 +63,12 @@ public struct OTLPDecodingError: Error, Hashable, CustomStringConvertible, Senda
             "cannot decode \(name(of: type)): malformed protobuf" + (reason.isEmpty ? "" : " (\(reason))"))
     }
 
+    /// A failure of the hand-written decoders (`OTLPTraceDecoder`, `OTLPLogDecoder`), worded as swift-protobuf's are.
+    @inline(never)
+    static func protobuf(_ error: ProtobufDecodingError, decoding messageName: String) -> Self {
+        Self(.malformedProtobuf, "cannot decode \(messageName): malformed protobuf (\(error))")
+    }
+
     @inline(never)
     static func json(_ problem: String, at offset: Int, decoding type: (some Message).Type) -> Self {
         Self(.invalidJSON, "cannot decode \(name(of: type)): invalid JSON at byte \(offset): \(problem)")

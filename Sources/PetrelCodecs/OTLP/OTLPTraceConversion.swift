@@ -28,7 +28,7 @@ public enum OTLPTraceConversion {
                 for (spanIndex, span) in scopeSpans.spans.enumerated() {
                     report.total += 1
                     if let problem = problem(of: span) {
-                        report.reject(problem, span: span, at: (resourceIndex, scopeIndex, spanIndex))
+                        report.reject(problem, name: span.name, at: (resourceIndex, scopeIndex, spanIndex))
                     }
                 }
             }
@@ -58,7 +58,7 @@ public enum OTLPTraceConversion {
                 for (spanIndex, protoSpan) in protoScopeSpans.spans.enumerated() {
                     report.total += 1
                     if let problem = problem(of: protoSpan), dropInvalid || !problem.isRepresentable {
-                        report.reject(problem, span: protoSpan, at: (resourceIndex, scopeIndex, spanIndex))
+                        report.reject(problem, name: protoSpan.name, at: (resourceIndex, scopeIndex, spanIndex))
                         continue
                     }
                     // Lengths were checked above, so every id converts.
@@ -183,7 +183,8 @@ public enum OTLPTraceConversion {
 
     // MARK: Validation
 
-    private enum Problem {
+    /// What is wrong with a span's ids; `OTLPTraceDecoding` checks them in the same order.
+    enum Problem {
         case traceIDLength(Int)
         case traceIDZero
         case spanIDLength(Int)
@@ -230,15 +231,17 @@ public enum OTLPTraceConversion {
     }
 
     /// Counts rejected spans and remembers the first, which is all a partial-success message has room for.
-    private struct RejectionReport {
+    struct RejectionReport {
         var total = 0
         var rejected = 0
         var first: String?
 
-        mutating func reject(_ problem: Problem, span: ProtoSpan, at index: (resource: Int, scope: Int, span: Int)) {
+        mutating func reject(
+            _ problem: Problem, name spanName: String, at index: (resource: Int, scope: Int, span: Int)
+        ) {
             rejected += 1
             if first == nil {
-                let name = span.name.count > 64 ? String(span.name.prefix(64)) + "…" : span.name
+                let name = spanName.count > 64 ? String(spanName.prefix(64)) + "…" : spanName
                 first =
                     "resourceSpans[\(index.resource)].scopeSpans[\(index.scope)].spans[\(index.span)] "
                     + "(\(name.debugDescription)): \(problem.description)"

@@ -18,6 +18,8 @@ public struct ProtobufDecodingError: Error, Hashable, Sendable, CustomStringConv
         case invalidFieldKey
         case groupWireType
         case wrongWireType
+        case invalidUTF8
+        case nestedTooDeeply
     }
 
     private enum Detail: Hashable, Sendable {
@@ -26,6 +28,8 @@ public struct ProtobufDecodingError: Error, Hashable, Sendable, CustomStringConv
         case invalidFieldKey(UInt64)
         case groupWireType(UInt64)
         case wrongWireType(field: UInt32, found: ProtobufWireType, expected: ProtobufWireType)
+        case invalidUTF8
+        case nestedTooDeeply(limit: Int)
         case none
     }
 
@@ -56,6 +60,13 @@ public struct ProtobufDecodingError: Error, Hashable, Sendable, CustomStringConv
     /// A known field came with a wire type its schema does not allow.
     public static let wrongWireType = ProtobufDecodingError(.wrongWireType)
 
+    /// A `string` field is not well-formed UTF-8, which protobuf requires of it.
+    public static let invalidUTF8 = ProtobufDecodingError(.invalidUTF8)
+
+    /// Messages are nested deeper than the reader allows (recursive types such as OTLP's `AnyValue` can nest
+    /// without end).
+    public static let nestedTooDeeply = ProtobufDecodingError(.nestedTooDeeply)
+
     // The factories below are kept out of line so the readers' hot paths stay small.
 
     @usableFromInline @inline(never)
@@ -85,6 +96,16 @@ public struct ProtobufDecodingError: Error, Hashable, Sendable, CustomStringConv
             offset: key.offset)
     }
 
+    @usableFromInline @inline(never)
+    static func invalidUTF8(at offset: Int) -> ProtobufDecodingError {
+        ProtobufDecodingError(.invalidUTF8, .invalidUTF8, offset: offset)
+    }
+
+    @usableFromInline @inline(never)
+    static func nestedTooDeeply(limit: Int, at offset: Int) -> ProtobufDecodingError {
+        ProtobufDecodingError(.nestedTooDeeply, .nestedTooDeeply(limit: limit), offset: offset)
+    }
+
     public static func == (lhs: ProtobufDecodingError, rhs: ProtobufDecodingError) -> Bool {
         lhs.kind == rhs.kind
     }
@@ -109,6 +130,10 @@ public struct ProtobufDecodingError: Error, Hashable, Sendable, CustomStringConv
         case .wrongWireType(let field, let found, let expected):
             return "field \(field) at byte \(offset) has wire type \(found.rawValue) (\(Self.name(found))), "
                 + "expected \(expected.rawValue) (\(Self.name(expected)))"
+        case .invalidUTF8:
+            return "a string is not valid UTF-8 at byte \(offset)"
+        case .nestedTooDeeply(let limit):
+            return "messages nested too deeply (more than \(limit) levels) at byte \(offset)"
         case .none:
             switch kind {
             case .truncated: return "truncated protobuf value"
@@ -116,6 +141,8 @@ public struct ProtobufDecodingError: Error, Hashable, Sendable, CustomStringConv
             case .invalidFieldKey: return "invalid field key"
             case .groupWireType: return "deprecated group wire type"
             case .wrongWireType: return "wrong wire type for a known field"
+            case .invalidUTF8: return "a string is not valid UTF-8"
+            case .nestedTooDeeply: return "messages nested too deeply"
             }
         }
     }

@@ -6,15 +6,14 @@ import OTLPServices
 import PetrelCodecs
 import PetrelCore
 import PetrelNet
-import SwiftProtobuf
-import Synchronization
 
-/// OTLP/gRPC: the generated `TraceService` and `LogsService` clients over one HTTP/2 connection.
+/// OTLP/gRPC: the `TraceService` and `LogsService` Export methods over one HTTP/2 connection, sending the bytes of
+/// the hand-written encoders (`OTLPTraceEncoder`, `OTLPLogEncoder`) as the messages.
 final class OTLPGRPCExporter: OTLPExporter {
-    /// An export request message, converted once for every attempt.
+    /// An export request message, encoded once for every attempt.
     enum Request: Sendable {
-        case traces(Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceRequest)
-        case logs(Opentelemetry_Proto_Collector_Logs_V1_ExportLogsServiceRequest)
+        case traces([UInt8])
+        case logs([UInt8])
     }
 
     private typealias Transport = HTTP2ClientTransport.Posix
@@ -22,8 +21,6 @@ final class OTLPGRPCExporter: OTLPExporter {
     private typealias LogsResponse = Opentelemetry_Proto_Collector_Logs_V1_ExportLogsServiceResponse
     private let config: OTLPSinkConfig
     private let client: GRPCClient<Transport>
-    private let traces: Opentelemetry_Proto_Collector_Trace_V1_TraceService.Client<Transport>
-    private let logs: Opentelemetry_Proto_Collector_Logs_V1_LogsService.Client<Transport>
 
     /// With `tls` (an `https://` endpoint) every connection gets Petrel's own TLS handler, so certificates are
     /// re-read from disk and `min_version`/`server_name` apply as they do for HTTP.
@@ -47,14 +44,16 @@ final class OTLPGRPCExporter: OTLPExporter {
                 }
             })
         client = GRPCClient(transport: transport)
-        traces = .init(wrapping: client)
-        logs = .init(wrapping: client)
     }
 
     func prepare(_ batch: OTLPBatch) throws -> Request {
         switch batch {
-        case .traces(let spans): .traces(OTLPTraceConversion.request(from: spans))
-        case .logs(let records): .logs(OTLPLogConversion.request(from: records))
+        case .traces(let spans):
+            var encoder = OTLPTraceEncoder()
+            return .traces(encoder.encode(spans))
+        case .logs(let records):
+            var encoder = OTLPLogEncoder()
+            return .logs(encoder.encode(records))
         }
     }
 
@@ -64,28 +63,29 @@ final class OTLPGRPCExporter: OTLPExporter {
         options.compression = config.request.compression == .gzip ? .gzip : CompressionAlgorithm.none
         var metadata = Metadata()
         for pair in config.request.metadata() { metadata.addString(pair.value, forKey: pair.name) }
-        let size = SerializedSize()
         do {
             switch request {
             case .traces(let message):
-                let response = try await traces.export(
+                let response = try await client.unary(
                     request: ClientRequest(message: message, metadata: metadata),
-                    serializer: SizeRecordingSerializer(size: size),
+                    descriptor: Opentelemetry_Proto_Collector_Trace_V1_TraceService.Method.Export.descriptor,
+                    serializer: EncodedMessageSerializer(),
                     deserializer: ProtobufDeserializer<TraceResponse>(),
                     options: options
                 ) { try $0.message }
                 return .delivered(
-                    wireBytes: size.bytes, rejectedEvents: Int(response.partialSuccess.rejectedSpans),
+                    wireBytes: message.count, rejectedEvents: Int(response.partialSuccess.rejectedSpans),
                     message: response.partialSuccess.errorMessage)
             case .logs(let message):
-                let response = try await logs.export(
+                let response = try await client.unary(
                     request: ClientRequest(message: message, metadata: metadata),
-                    serializer: SizeRecordingSerializer(size: size),
+                    descriptor: Opentelemetry_Proto_Collector_Logs_V1_LogsService.Method.Export.descriptor,
+                    serializer: EncodedMessageSerializer(),
                     deserializer: ProtobufDeserializer<LogsResponse>(),
                     options: options
                 ) { try $0.message }
                 return .delivered(
-                    wireBytes: size.bytes, rejectedEvents: Int(response.partialSuccess.rejectedLogRecords),
+                    wireBytes: message.count, rejectedEvents: Int(response.partialSuccess.rejectedLogRecords),
                     message: response.partialSuccess.errorMessage)
             }
         } catch let error as RPCError {
@@ -154,22 +154,9 @@ final class OTLPGRPCExporter: OTLPExporter {
     }
 }
 
-/// The size of the last message a `SizeRecordingSerializer` wrote: the gRPC payload, before compression.
-final class SerializedSize: Sendable {
-    private let value = Atomic<Int>(0)
-
-    var bytes: Int { value.load(ordering: .relaxed) }
-
-    func record(_ bytes: Int) { value.store(bytes, ordering: .relaxed) }
-}
-
-/// Protobuf serialization that remembers the message's size, for the sent-bytes counter.
-struct SizeRecordingSerializer<Message: SwiftProtobuf.Message>: MessageSerializer {
-    let size: SerializedSize
-
-    func serialize<Bytes: GRPCContiguousBytes>(_ message: Message) throws -> Bytes {
-        let bytes: Bytes = try ProtobufSerializer<Message>().serialize(message)
-        size.record(bytes.count)
-        return bytes
+/// Hands over a message already encoded (by `OTLPTraceEncoder` or `OTLPLogEncoder`) as its gRPC payload.
+struct EncodedMessageSerializer: MessageSerializer {
+    func serialize<Bytes: GRPCContiguousBytes>(_ message: [UInt8]) throws -> Bytes {
+        Bytes(message)
     }
 }

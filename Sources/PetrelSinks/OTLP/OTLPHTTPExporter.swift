@@ -27,13 +27,15 @@ final class OTLPHTTPExporter: OTLPExporter {
     }
 
     func prepare(_ batch: OTLPBatch) throws -> Request {
+        // The hand-written encoders: the same bytes as swift-protobuf's, several times faster.
         let encoded: [UInt8]
         switch batch {
         case .traces(let spans):
-            // The hand-written encoder: the same bytes as swift-protobuf's, several times faster.
             var encoder = OTLPTraceEncoder()
             encoded = encoder.encode(spans)
-        case .logs(let records): encoded = try OTLPLogConversion.request(from: records).serializedBytes()
+        case .logs(let records):
+            var encoder = OTLPLogEncoder()
+            encoded = encoder.encode(records)
         }
         let body = config.request.compression == .gzip ? Zlib.compress(encoded, format: .gzip) : encoded
         return Request(signal: batch.signal, body: ByteBuffer(bytes: body))

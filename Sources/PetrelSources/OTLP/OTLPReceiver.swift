@@ -40,7 +40,8 @@ struct OTLPReceiver: Sendable {
         self.metricConversion = OTLPMetricConversion(options: metricOptions)
     }
 
-    /// Decodes, converts and sends one request body of `signal`, and answers once every sink's buffer holds it;
+    /// Decodes, converts and sends one request body of `signal` (protobuf traces and logs by hand, the rest through
+    /// swift-protobuf's messages), and answers once every sink's buffer holds it;
     /// `wireBytes` is its size on the wire.
     func export(
         _ signal: Signal, _ body: [UInt8], encoding: OTLPBodyEncoding, wireBytes: Int
@@ -50,12 +51,23 @@ struct OTLPReceiver: Sendable {
         telemetry.receivedBytes.increment(by: wireBytes)
         switch signal {
         case .traces:
-            let request: ExportTraceRequest
-            switch decode(body, as: ExportTraceRequest.self, encoding: encoding) {
-            case .success(let decoded): request = decoded
-            case .failure(let problem): return malformed(problem.reason)
+            let converted: (batch: SpanBatch, rejectedSpans: Int, message: String?)
+            switch encoding {
+            case .protobuf:
+                // The hand-written decoder: the same spans as swift-protobuf's messages converted, without them.
+                do throws(OTLPDecodingError) {
+                    converted = try OTLPTraceDecoder.decode(body, dropInvalid: true)
+                } catch {
+                    return malformed(Self.reason(error, body))
+                }
+            case .json:
+                let request: ExportTraceRequest
+                switch decode(body, as: ExportTraceRequest.self, encoding: encoding) {
+                case .success(let decoded): request = decoded
+                case .failure(let problem): return malformed(problem.reason)
+                }
+                converted = OTLPTraceConversion.spanBatch(from: request, dropInvalid: true)
             }
-            let converted = OTLPTraceConversion.spanBatch(from: request, dropInvalid: true)
             return await deliver(
                 .traces(converted.batch), rejected: converted.rejectedSpans, message: converted.message, of: "spans")
         case .metrics:
@@ -69,13 +81,23 @@ struct OTLPReceiver: Sendable {
                 .metrics(converted.batch), rejected: converted.rejectedDataPoints, message: converted.message,
                 of: "data points")
         case .logs:
-            let request: ExportLogsRequest
-            switch decode(body, as: ExportLogsRequest.self, encoding: encoding) {
-            case .success(let decoded): request = decoded
-            case .failure(let problem): return malformed(problem.reason)
+            let batch: LogBatch
+            switch encoding {
+            case .protobuf:
+                do throws(OTLPDecodingError) {
+                    batch = try OTLPLogDecoder.decode(body)
+                } catch {
+                    return malformed(Self.reason(error, body))
+                }
+            case .json:
+                let request: ExportLogsRequest
+                switch decode(body, as: ExportLogsRequest.self, encoding: encoding) {
+                case .success(let decoded): request = decoded
+                case .failure(let problem): return malformed(problem.reason)
+                }
+                batch = OTLPLogConversion.logBatch(from: request)
             }
-            return await deliver(
-                .logs(OTLPLogConversion.logBatch(from: request)), rejected: 0, message: nil, of: "records")
+            return await deliver(.logs(batch), rejected: 0, message: nil, of: "records")
         case .alerts:
             // OTLP has no alerts; the receiver's routes name only the three OTLP signals.
             return malformed("OTLP carries no alerts")
@@ -97,8 +119,12 @@ struct OTLPReceiver: Sendable {
             case .json: return .success(try OTLPJSON.decode(body, as: type))
             }
         } catch {
-            return .failure(MalformedRequest(reason: "\(error) (a body of \(body.count) bytes)"))
+            return .failure(MalformedRequest(reason: Self.reason(error, body)))
         }
+    }
+
+    private static func reason(_ error: OTLPDecodingError, _ body: [UInt8]) -> String {
+        "\(error) (a body of \(body.count) bytes)"
     }
 
     struct MalformedRequest: Error {
