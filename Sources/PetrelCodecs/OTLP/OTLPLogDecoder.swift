@@ -204,7 +204,14 @@ struct OTLPLogDecoding {
         var fields = [String: AnyValue](minimumCapacity: attributes.count + (hasBody ? 1 : 0))
         // The first of duplicate keys wins, as `OTLPValueConversion.object` has it.
         for attribute in attributes where fields[attribute.key] == nil { fields[attribute.key] = attribute.value }
-        var metadata = [String: String](minimumCapacity: scopeMetadata.count + 8)
+        let number = Int(severityNumber)
+        var bodyIsText = false
+        if hasBody, case .string = body { bodyIsText = true }
+        // Sized to what it will hold: a record's dictionary lives as long as the record, in every queue it waits in.
+        var entries = scopeMetadata.count + (hasBody && !bodyIsText ? 1 : 0) + (number != 0 ? 1 : 0)
+        entries += (traceID.isEmpty ? 0 : 1) + (spanID.isEmpty ? 0 : 1) + (flags != 0 ? 1 : 0)
+        entries += (observedTime != 0 ? 1 : 0) + (eventName.isEmpty ? 0 : 1) + (droppedAttributes != 0 ? 1 : 0)
+        var metadata = [String: String](minimumCapacity: entries)
         for (key, value) in scopeMetadata { metadata[key] = value }
         var message = ""
         if hasBody {
@@ -215,7 +222,6 @@ struct OTLPLogDecoding {
                 metadata[Key.bodyInFields] = "true"
             }
         }
-        let number = Int(severityNumber)
         if severityText.isEmpty { severityText = OTLPLogConversion.severityName(number) }
         if number != 0 { metadata[Key.severityNumber] = String(number) }
         if !traceID.isEmpty { metadata[Key.traceID] = OTLPHex.encode(buffer[traceID]) }
