@@ -33,17 +33,19 @@ struct SimulatedCloudsTests {
     }
 
     @Test func aPartitionedClusterCatchesUpAfterTheLinkReturns() async throws {
-        // Every sample once: a request agent 1 gave up on during the partition goes with its connection, reset
-        // (HTTPEndpointClient), and so never arrives after the link returns beside its retry. Only a cut landing in the
-        // moment between an aggregator writing a request and its answer leaving could still lose an answer and make
-        // a rightful duplicate; no run has shown one (docs/RELIABILITY.md).
-        try await CloudsDeployment.run(name: "partition of cluster 1") { deployment in
-            try await Task.sleep(for: .seconds(2))
-            try deployment.clouds.partition(cluster: 1)
-            try await Task.sleep(for: Self.long ? .seconds(120) : .seconds(12))
-            try deployment.clouds.heal(cluster: 1)
-            return ContinuousClock.now
-        }
+        // A request agent 1 gave up on during the partition goes with its connection, reset (HTTPEndpointClient),
+        // and so never arrives after the link returns beside its retry. A cut landing between an aggregator taking a
+        // request and its answer leaving still loses the answer: agent 1 sends it again, a rightful duplicate of
+        // at-least-once (one local run in four showed 27). The clusters the partition does not touch: every sample once.
+        try await CloudsDeployment.run(
+            name: "partition of cluster 1", mayDuplicate: { _, _, cluster in cluster == 1 },
+            fault: { deployment in
+                try await Task.sleep(for: .seconds(2))
+                try deployment.clouds.partition(cluster: 1)
+                try await Task.sleep(for: Self.long ? .seconds(120) : .seconds(12))
+                try deployment.clouds.heal(cluster: 1)
+                return ContinuousClock.now
+            })
     }
 
     @Test func anAggregatorKilledWithSIGKILLLosesNothingAnsweredFor() async throws {
