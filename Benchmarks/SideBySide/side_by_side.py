@@ -65,6 +65,23 @@ def wait_until(url, timeout=30):
     raise RuntimeError(f"{url} did not answer 200")
 
 
+def start_receiver(petrel, workdir):
+    """A Petrel receiving remote-write into a `blackhole` (source id `rw`); returns the process, its port, its API port."""
+    receiver, receiver_api = free_port(), free_port()
+    config = os.path.join(workdir, "receiver.yaml")
+    with open(config, "w") as f:
+        f.write(f"""
+data_dir: {workdir}
+api: {{ address: "127.0.0.1:{receiver_api}" }}
+sources:
+  rw: {{ type: prometheus_remote_write, address: "127.0.0.1:{receiver}" }}
+sinks:
+  bh: {{ type: blackhole, inputs: [rw] }}
+""")
+    process = subprocess.Popen([petrel, "run", "--config", config, "--log-level", "warning"])
+    return process, receiver, receiver_api
+
+
 def cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -300,18 +317,7 @@ def main():
     if not shutil.which("vmagent"):
         sys.exit("vmagent is not installed (Debian package victoria-metrics)")
     workdir = tempfile.mkdtemp(prefix="petrel-side-by-side-")
-    receiver, receiver_api = free_port(), free_port()
-    receiver_config = os.path.join(workdir, "receiver.yaml")
-    with open(receiver_config, "w") as f:
-        f.write(f"""
-data_dir: {workdir}
-api: {{ address: "127.0.0.1:{receiver_api}" }}
-sources:
-  rw: {{ type: prometheus_remote_write, address: "127.0.0.1:{receiver}" }}
-sinks:
-  bh: {{ type: blackhole, inputs: [rw] }}
-""")
-    sink = subprocess.Popen([args.petrel, "run", "--config", receiver_config, "--log-level", "warning"])
+    sink, receiver, receiver_api = start_receiver(args.petrel, workdir)
     runs = []
     try:
         wait_until(f"http://127.0.0.1:{receiver_api}/ready")

@@ -27,7 +27,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from side_by_side import LABELS, ROOT, cpu_seconds, free_port, get, wait_idle, wait_until  # noqa: E402
+from side_by_side import LABELS, ROOT, cpu_seconds, free_port, get, start_receiver, wait_idle, wait_until  # noqa: E402
 
 VARIANTS = ["vmagent", "petrel v1 snappy", "petrel v2 snappy", "petrel v1 zstd", "petrel v2 zstd"]
 
@@ -132,18 +132,7 @@ def main():
     if "vmagent" in variants and not shutil.which("vmagent"):
         sys.exit("vmagent is not installed (Debian package victoria-metrics)")
     workdir = tempfile.mkdtemp(prefix="petrel-wire-bytes-")
-    receiver, receiver_api = free_port(), free_port()
-    config = os.path.join(workdir, "receiver.yaml")
-    with open(config, "w") as f:
-        f.write(f"""
-data_dir: {workdir}
-api: {{ address: "127.0.0.1:{receiver_api}" }}
-sources:
-  rw: {{ type: prometheus_remote_write, address: "127.0.0.1:{receiver}" }}
-sinks:
-  bh: {{ type: blackhole, inputs: [rw] }}
-""")
-    sink = subprocess.Popen([args.petrel, "run", "--config", config, "--log-level", "warning"])
+    sink, receiver, receiver_api = start_receiver(args.petrel, workdir)
     runs = []
     try:
         wait_until(f"http://127.0.0.1:{receiver_api}/ready")
