@@ -18,6 +18,7 @@ import Testing
         final class Log: Sendable {
             let script: Mutex<[HTTPIngestResponse]>
             let received = Mutex<[(time: ContinuousClock.Instant, batch: MetricBatch?)]>([])
+            let encodings = Mutex<[String]>([])
 
             init(_ script: [HTTPIngestResponse]) { self.script = Mutex(script) }
         }
@@ -34,8 +35,14 @@ import Testing
                 host: "127.0.0.1", port: port, maxBodySize: 1 << 24, logger: Logger(label: "receiver")
             ) { request in
                 let bytes = request.body.withUnsafeReadableBytes { Array($0) }
-                let batch = try? RemoteWriteDecoder().decodeV1(Snappy.decompress(bytes, maxDecompressedLength: 1 << 24))
+                let encoding = request.headers.first(name: "Content-Encoding") ?? ""
+                let body =
+                    encoding == "zstd"
+                    ? try? Zstd.decompress(bytes, maxDecompressedLength: 1 << 24)
+                    : try? Snappy.decompress(bytes, maxDecompressedLength: 1 << 24)
+                let batch = body.flatMap { try? RemoteWriteDecoder().decodeV1($0) }
                 log.received.withLock { $0.append((.now, batch)) }
+                log.encodings.withLock { $0.append(encoding) }
                 return log.script.withLock { $0.isEmpty ? HTTPIngestResponse(status: .noContent) : $0.removeFirst() }
             }
             let ready = Atomic<Bool>(false)
@@ -48,6 +55,7 @@ import Testing
 
         var url: String { "http://127.0.0.1:\(port)/api/v1/write" }
         var requests: [(time: ContinuousClock.Instant, batch: MetricBatch?)] { log.received.withLock { $0 } }
+        var encodings: [String] { log.encodings.withLock { $0 } }
 
         func stop() async throws {
             shutdown.trigger()
@@ -96,6 +104,18 @@ import Testing
         #expect(
             telemetry.registry.value(
                 "petrel_remote_write_retries_total", labels: [("component_id", "vm"), ("endpoint", receiver.url)]) == 2)
+        try await receiver.stop()
+    }
+
+    /// `compression: zstd`: the body is one zstd frame, said so in `Content-Encoding`, and decodes to the batch.
+    @Test func zstdCompressionSendsZstdBodies() async throws {
+        let receiver = try await ScriptedReceiver([])
+        var config = try config([receiver])
+        config.request.compression = .zstd
+        let telemetry = try await runSink(config, [batch(series: 5)])
+        #expect(receiver.encodings == ["zstd"])
+        #expect(receiver.requests.map { $0.batch?.seriesCount } == [5])
+        #expect(telemetry.sentEvents.value == 5)
         try await receiver.stop()
     }
 
