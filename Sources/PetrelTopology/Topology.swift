@@ -187,7 +187,9 @@ public final class Topology: Service {
         /// Starts what `change` starts, wires every output to its readers of `config`, and stops what it stops.
         ///
         /// Order matters: a new queue counts its producers before its reader starts, so that it does not end at once;
-        /// a queue left behind hears that a producer finished only after the sends already under way reached it.
+        /// every queue counts its new producers before any queue left behind may hear that an old one finished, as
+        /// the last old producer of a kept queue finishing first would end that queue (a kept sink behind a replaced
+        /// transform); and a queue left behind hears it only after the sends already under way reached it.
         mutating func apply(
             _ config: PipelineConfig, _ change: ConfigChange, group: inout ThrowingTaskGroup<Void, any Error>
         ) {
@@ -205,6 +207,7 @@ public final class Topology: Service {
             topology.readiness.forget(change.stopped.subtracting(change.started))
             topology.readiness.expect(change.started)
 
+            var rewirings: [Output.Rewiring] = []
             for component in components.values {
                 for (outputID, output) in component.outputs {
                     let edges = config.readers(of: outputID).map { reader in
@@ -213,10 +216,10 @@ public final class Topology: Service {
                             buffers: reader.kind == .sink && !reader.buffer.isDisk)
                     }
                     guard !Self.same(edges, output.edges) else { continue }
-                    let rewiring = output.rewire(to: edges)
-                    group.addTask { await rewiring.complete() }
+                    rewirings.append(output.rewire(to: edges))
                 }
             }
+            for rewiring in rewirings { group.addTask { await rewiring.complete() } }
             for id in change.stopped {
                 previous[id]!.replaced.trigger()
                 previous[id]!.stop.trigger()

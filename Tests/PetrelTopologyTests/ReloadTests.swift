@@ -80,6 +80,39 @@ import Testing
         #expect(received.dropFirst().allSatisfy { $0["reloaded"] == "yes" }, "the new rule applies after it")
     }
 
+    /// Each reload swaps the transform between the kept source and the kept sink: the sink's queue loses the old
+    /// transform as a producer and gains the new one, and must never be left with none in between (it would end,
+    /// and what the new transform hands it afterwards would be answered for and never delivered).
+    @Test func reloadsInARowLoseNothingAnsweredFor() async throws {
+        let port = freePort()
+        let sink = SeriesRecordingSink()
+        let loader = Self.loader(sink)
+        let topology = Topology(
+            config: try loader.parse(Self.yaml(port: port, rules: Self.keepAll), file: "petrel.yaml"),
+            telemetry: TelemetryRegistry(), recordCodec: BufferRecordCodec(), logger: logger)
+        let running = Task { try await topology.run() }
+        try await waitUntilReady(topology)
+        let connection = try #require(await offload { RawConnection(port: port) })
+        let rounds = 60
+        for seq in 1...rounds {
+            let rules = seq.isMultiple(of: 2) ? Self.keepAll : Self.addReloaded
+            guard
+                case .applied = await topology.reload(
+                    to: try loader.parse(Self.yaml(port: port, rules: rules), file: "petrel.yaml"),
+                    file: "petrel.yaml")
+            else {
+                Issue.record("reload \(seq) was refused")
+                break
+            }
+            #expect(await Self.push(seq: seq, on: connection)?.status == 204)
+        }
+        connection.close()
+        topology.stop()
+        try await running.value
+        let received = sink.series.compactMap { $0["seq"] }.compactMap(Int.init).sorted()
+        #expect(received == Array(1...rounds), "every series answered 204 arrived, once")
+    }
+
     @Test func unchangedConfigurationChangesNothing() async throws {
         let port = freePort()
         let loader = Self.loader(SeriesRecordingSink())
