@@ -26,7 +26,7 @@ ELASTICSEARCH_PYTHON_PACKAGES := elasticsearch==9.5.1
 # overlays: it is on these machines (Debian's own kubernetes-client, 1.20, is too old for kustomize v5 files).
 DEPLOY_PYTHON_PACKAGES := kubernetes-validate==1.37.0 checkov==3.3.30
 
-.PHONY: run test build lint deps test-deps syslog-ng print-test-packages fuzz soak
+.PHONY: run test build lint deps test-deps syslog-ng print-test-packages fuzz soak test-tsan test-asan
 
 run: deps
 	$(SWIFT) run petrel run --config config/petrel.yaml
@@ -35,6 +35,16 @@ run: deps
 # stretched the first seconds' sleeps and startups past the tests' bounds; the run takes no longer.
 test: test-deps
 	$(SWIFT) test --experimental-maximum-parallelization-width 8
+
+# The suite under ThreadSanitizer or AddressSanitizer, each in a build directory of its own (the tests run the
+# `petrel` built beside them, so the processes they start are sanitized too). Every report, from the test process or a
+# `petrel` it started, goes to a file under the build directory; the target fails if there is one. Not part of
+# `make test` (each is a cold build of ~25 CPU-minutes and a run several times slower); docs/RELIABILITY.md records
+# the results.
+test-tsan: test-deps
+	scripts/sanitized-tests.sh thread .build-tsan
+test-asan: test-deps
+	scripts/sanitized-tests.sh address .build-asan
 
 build: deps
 	$(SWIFT) build

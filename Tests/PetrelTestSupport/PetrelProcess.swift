@@ -1,14 +1,17 @@
 import Foundation
 
-/// The real `petrel` binary (built by `swift build`/`swift test`, or `PETREL_BINARY`) run on a YAML configuration,
-/// as an operator runs it: started, scraped on its API, stopped with SIGTERM or killed with SIGKILL, restarted.
+/// The real `petrel` binary run on a YAML configuration, as an operator runs it: started, scraped on its API, stopped
+/// with SIGTERM or killed with SIGKILL, restarted.
 public final class PetrelProcess: @unchecked Sendable {
     public static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
 
+    /// `PETREL_BINARY`, or the `petrel` that `swift test` built beside the test binary: the same build directory and
+    /// build flags (`--scratch-path`, `--sanitize`) as the tests.
     public static var binary: URL {
         if let path = ProcessInfo.processInfo.environment["PETREL_BINARY"] { return URL(fileURLWithPath: path) }
-        return packageRoot.appendingPathComponent(".build/debug/petrel")
+        let testBinary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        return testBinary.deletingLastPathComponent().appendingPathComponent("petrel")
     }
 
     public let configFile: URL

@@ -4,13 +4,8 @@ import Testing
 
 /// Runs the real `petrel` binary as a user would, on the default configuration.
 @Suite(.serialized) struct PetrelProcessTests {
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent()
-
-    static var binary: URL {
-        if let path = ProcessInfo.processInfo.environment["PETREL_BINARY"] { return URL(fileURLWithPath: path) }
-        return packageRoot.appendingPathComponent(".build/debug/petrel")
-    }
+    static let packageRoot = PetrelProcess.packageRoot
+    static var binary: URL { PetrelProcess.binary }
 
     /// Starts the binary with both pipes read from the start, so a chatty child never blocks on a full pipe.
     private func petrel(
