@@ -31,26 +31,35 @@ public enum Snappy {
     /// Returns the decompressed contents of the Snappy block `input`.
     ///
     /// Throws `SnappyError.tooLarge` without allocating when the block declares more than `maxDecompressedLength`
-    /// bytes, so a small hostile request cannot make the server reserve gigabytes.
+    /// bytes, so a small hostile request cannot make the server reserve gigabytes. With `roomToGrow`, the array has
+    /// capacity for a sixteenth more (and 256 bytes): for a caller that appends to it, as a remote-write batch's
+    /// labels arena is the request itself and transforms append the labels they add, which without room copies the
+    /// whole request into a new allocation at the first append.
     public static func decompress(
         _ input: UnsafeRawBufferPointer,
-        maxDecompressedLength: Int
+        maxDecompressedLength: Int,
+        roomToGrow: Bool = false
     ) throws(SnappyError) -> [UInt8] {
         let length = try checkedDecompressedLength(input, maxDecompressedLength: maxDecompressedLength)
         var succeeded = false
         // Uninitialized capacity skips zero-filling a buffer snappy is about to overwrite.
-        let result = [UInt8](unsafeUninitializedCapacity: length) { out, initializedCount in
-            succeeded = uncompress(input, into: UnsafeMutableRawBufferPointer(out))
+        let capacity = roomToGrow ? length + length / 16 + 256 : length
+        let result = [UInt8](unsafeUninitializedCapacity: capacity) { out, initializedCount in
+            let bytes = UnsafeMutableBufferPointer(rebasing: out[..<length])
+            succeeded = uncompress(input, into: UnsafeMutableRawBufferPointer(bytes))
             initializedCount = succeeded ? length : 0
         }
         guard succeeded else { throw .corruptInput }
         return result
     }
 
-    /// Returns the decompressed contents of the Snappy block `input`; see the raw-buffer overload for the limit.
-    public static func decompress(_ input: [UInt8], maxDecompressedLength: Int) throws(SnappyError) -> [UInt8] {
+    /// Returns the decompressed contents of the Snappy block `input`; see the raw-buffer overload for the limit and
+    /// `roomToGrow`.
+    public static func decompress(
+        _ input: [UInt8], maxDecompressedLength: Int, roomToGrow: Bool = false
+    ) throws(SnappyError) -> [UInt8] {
         try withBytes(input) { (buffer) throws(SnappyError) in
-            try decompress(buffer, maxDecompressedLength: maxDecompressedLength)
+            try decompress(buffer, maxDecompressedLength: maxDecompressedLength, roomToGrow: roomToGrow)
         }
     }
 

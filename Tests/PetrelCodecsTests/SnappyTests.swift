@@ -30,6 +30,17 @@ import Testing
         }
     }
 
+    /// A remote-write request is its batch's labels arena: the labels transforms add are appended in place.
+    @Test func roomToGrowTakesAppendsWithoutMovingTheBytes() throws {
+        let input = TestPayloads.pseudoRandom(count: 320_000)
+        var output = try Snappy.decompress(Snappy.compress(input), maxDecompressedLength: 1 << 20, roomToGrow: true)
+        #expect(output == input)
+        let before = output.withUnsafeBufferPointer { $0.baseAddress }
+        output.append(contentsOf: repeatElement(7, count: input.count / 16))
+        #expect(output.withUnsafeBufferPointer { $0.baseAddress } == before, "appended in place")
+        #expect(output[..<input.count].elementsEqual(input))
+    }
+
     @Test func decodesHandWrittenBlocks() throws {
         // Length varint 5, then a literal tag ((5 - 1) << 2) and the five bytes.
         let hello: [UInt8] = [0x05, 0x10] + Array("hello".utf8)

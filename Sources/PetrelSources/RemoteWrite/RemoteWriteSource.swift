@@ -83,17 +83,23 @@ struct RemoteWriteReceiver: Sendable {
             decompressed = try request.body.withUnsafeReadableBytes { body in
                 encoding == "zstd"
                     ? try Zstd.decompress(body, maxDecompressedLength: limit)
-                    : try Snappy.decompress(body, maxDecompressedLength: limit)
+                    : try Snappy.decompress(body, maxDecompressedLength: limit, roomToGrow: version == .v1)
             }
         } catch {
             let tooLarge = error as? SnappyError == .tooLarge || error as? ZstdError == .tooLarge
             return reject(tooLarge ? .payloadTooLarge : .badRequest, "cannot decompress the body: \(error)")
         }
 
+        // The request and the batch are let go of as they are handed on (`consume`): a v1 batch's labels arena is the
+        // request itself, and a reference left here would make the first transform that adds a label copy all of it.
         let decoder = RemoteWriteDecoder(limits: config.limits)
         let batch: MetricBatch
         do {
-            batch = try version == .v1 ? decoder.decodeV1(decompressed) : decoder.decodeV2(decompressed)
+            if version == .v1 {
+                batch = try decoder.decodeV1(consume decompressed)
+            } else {
+                batch = try decoder.decodeV2(consume decompressed)
+            }
         } catch {
             return reject(.badRequest, "\(error)")
         }
@@ -106,23 +112,24 @@ struct RemoteWriteReceiver: Sendable {
             headers.add(
                 name: "X-Prometheus-Remote-Write-Exemplars-Written", value: String(batch.exemplars.count))
         }
-        guard batch.seriesCount > 0 else {
+        let seriesCount = batch.seriesCount
+        guard seriesCount > 0 else {
             return HTTPIngestResponse(status: .noContent, headers: headers)
         }
-        guard let buffered = output.trySend(.metrics(batch)) else {
+        guard let buffered = output.trySend(.metrics(consume batch)) else {
             telemetry.error(.sending)
-            telemetry.refused(batch.seriesCount, reason: "pipeline_full")
+            telemetry.refused(seriesCount, reason: "pipeline_full")
             var busy = HTTPIngestResponse.error(.tooManyRequests, "the pipeline is full; retry later")
             busy.headers.add(
                 name: "Retry-After", value: String(max(1, config.retryAfter.components.seconds)))
             return busy
         }
         // In the pipeline now, whatever the answer: a 503 below may bring it again (at-least-once).
-        telemetry.receivedEvents.increment(by: batch.seriesCount)
+        telemetry.receivedEvents.increment(by: seriesCount)
         // 204 only once every sink's buffer holds the batch: what is answered for is not lost.
         guard await buffered.wait(timeout: AcknowledgementWait.defaultTimeout) else {
             telemetry.error(.sending)
-            telemetry.refused(batch.seriesCount, reason: "buffer_timeout")
+            telemetry.refused(seriesCount, reason: "buffer_timeout")
             var busy = HTTPIngestResponse.error(
                 .serviceUnavailable, "the pipeline did not buffer the request in time; retry later")
             busy.headers.add(name: "Retry-After", value: String(max(1, config.retryAfter.components.seconds)))
