@@ -26,7 +26,7 @@ ELASTICSEARCH_PYTHON_PACKAGES := elasticsearch==9.5.1
 # overlays: it is on these machines (Debian's own kubernetes-client, 1.20, is too old for kustomize v5 files).
 DEPLOY_PYTHON_PACKAGES := kubernetes-validate==1.37.0 checkov==3.3.30
 
-.PHONY: run test build lint deps test-deps syslog-ng print-test-packages fuzz soak test-tsan test-asan
+.PHONY: run test build lint deps test-deps syslog-ng print-test-packages fuzz soak test-tsan test-asan bench bench-check bench-thresholds
 
 run: deps
 	$(SWIFT) run petrel run --config config/petrel.yaml
@@ -45,6 +45,24 @@ test-tsan: test-deps
 	scripts/sanitized-tests.sh thread .build-tsan
 test-asan: test-deps
 	scripts/sanitized-tests.sh address .build-asan
+
+# The micro-benchmarks of the hot paths (Benchmarks/, docs/BENCHMARKS.md "Micro-benchmarks"): `bench` prints the
+# figures per request; `bench-check` runs them against the malloc counts (p90) checked in under Benchmarks/Thresholds
+# and fails on a regression (package-benchmark exits 2; 4 means better only). After a change that moves them on
+# purpose: `make bench-thresholds`, and commit the files. Not part of `make test`: the first release build of the
+# benchmark package takes ~25 CPU-minutes.
+BENCHMARK := $(SWIFT) package --package-path Benchmarks
+bench: deps
+	$(BENCHMARK) benchmark --no-progress --scale
+bench-check: deps
+	$(BENCHMARK) benchmark thresholds check --path $(CURDIR)/Benchmarks/Thresholds --no-progress; \
+		status=$$?; [ $$status -eq 0 ] || [ $$status -eq 4 ]
+# scripts/bench-thresholds.py keeps only the malloc counts, under the file names the check reads.
+bench-thresholds: deps
+	$(BENCHMARK) --allow-writing-to-package-directory benchmark thresholds update --path $(CURDIR)/Benchmarks/Thresholds \
+		--no-progress
+	$(BENCHMARK) benchmark list 2>/dev/null | sed -n '/available benchmarks:$$/,$$p' | tail -n +2 \
+		| scripts/bench-thresholds.py Benchmarks/Thresholds HotPath
 
 build: deps
 	$(SWIFT) build

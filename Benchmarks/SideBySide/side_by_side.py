@@ -195,12 +195,20 @@ def receiver_samples(api):
     return 0
 
 
-def run_once(name, config, petrel, receiver, receiver_api, duration, workdir):
+def run_once(name, config, petrel, receiver, receiver_api, duration, workdir, perf=None):
+    """One agent under the load; with `perf`, `perf record` samples the agent into that file during the load."""
     with Agent(name, petrel, receiver, config, workdir) as agent:
         pid = agent.process.pid
         forwarded_before = receiver_samples(receiver_api)
         start_cpu = cpu_seconds(pid)
+        recorder = None
+        if perf:
+            recorder = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-p", str(pid), "-o", perf, "--",
+                                         "sleep", str(max(1, duration - 5))],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         load = bench(petrel, agent.url, duration)
+        if recorder:
+            recorder.wait()
         end_cpu = wait_idle(pid)
         forwarded = receiver_samples(receiver_api) - forwarded_before
         accepted = load["accepted_events"]
@@ -298,6 +306,9 @@ def main():
     parser.add_argument("--spans", action="store_true", help="Petrel alone on OTLP traces")
     parser.add_argument("--logs", action="store_true", help="Petrel alone on OTLP logs")
     parser.add_argument("--baseline", help="with --spans or --logs: another petrel binary to run beside --petrel")
+    parser.add_argument("--perf", metavar="PREFIX",
+                        help="after the pairs of each configuration, one more Petrel run (not counted) with "
+                             "`perf record -g` on the agent into PREFIX-<config>.data")
     args = parser.parse_args()
     if args.spans or args.logs:
         signal_name, item = ("traces", "spans") if args.spans else ("logs", "records")
@@ -329,6 +340,10 @@ def main():
                     result["pair"] = pair
                     runs.append(result)
                     print(json.dumps(result), file=sys.stderr, flush=True)
+            if args.perf:
+                # One more Petrel run under perf, not counted: the profile of the figures above.
+                run_once("petrel", config, args.petrel, receiver, receiver_api, args.duration, workdir,
+                         perf=f"{args.perf}-{config}.data")
     finally:
         sink.send_signal(signal.SIGTERM)
         sink.wait(timeout=60)

@@ -12,18 +12,23 @@ let benchmarks: @Sendable () -> Void = {
     // Neither `.cpuTotal` (10 ms ticks) nor `.instructions` (perf events, often unavailable in containers): sampling
     // the OS for them costs 16 mallocs an iteration, which the malloc count would include. `--metric instructions`
     // adds it back for a run where perf events are allowed.
+    //
+    // `make bench-check` holds each benchmark to the malloc count (p90) in Benchmarks/Thresholds, with no tolerance: a
+    // malloc more or less per request is a change of code (the counts do not depend on the machine).
     Benchmark.defaultConfiguration = .init(
         metrics: [.wallClock, .mallocCountTotal, .throughput, threadCPU],
         warmupIterations: 20,
         scalingFactor: .kilo,
         maxDuration: .seconds(5),
-        maxIterations: 50_000
+        maxIterations: 50_000,
+        thresholds: [.mallocCountTotal: .init(absolute: [.p90: 0])]
     )
     remoteWriteBenchmarks()
     otlpBenchmarks()
     otlpLogBenchmarks()
     containerLogBenchmarks()
     remapBenchmarks()
+    expositionBenchmarks()
 }
 
 /// CPU time of the benchmark's thread: on a shared machine wall-clock time also counts the time other processes

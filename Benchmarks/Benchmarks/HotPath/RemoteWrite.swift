@@ -61,13 +61,25 @@ func remoteWriteBenchmarks() {
         blackHole(compressed)
     }
 
+    // `compression: zstd`: the sink's compressor (level 1, one context reused), and the source's decompression.
+    let zstd = ZstdCompressor(level: 1)
+    Benchmark("Encode v1 + zstd compress") { benchmark in
+        benchmark.measuringThreadCPU { zstd.compress(encoder.encodeV1(fixture.decoded), into: &compressed) }
+        blackHole(compressed)
+    }
+
+    let v1Zstd = Zstd.compress(fixture.v1, level: 1)
+    Benchmark("Zstd decompress") { benchmark in
+        benchmark.measuringThreadCPU { blackHole(try! Zstd.decompress(v1Zstd, maxDecompressedLength: limit)) }
+    }
+
     var pipelineRelabel = Transforms.relabel()
     var pipelineTag = Transforms.tag()
     var pipelineEncoder = RemoteWriteEncoder()
     var pipelineCompressed: [UInt8] = []
     Benchmark("Pipeline v1: decompress, decode, relabel, tag, encode, compress") { benchmark in
         benchmark.measuringThreadCPU {
-            let body = try! Snappy.decompress(fixture.v1Snappy, maxDecompressedLength: limit)
+            let body = try! Snappy.decompress(fixture.v1Snappy, maxDecompressedLength: limit, roomToGrow: true)
             let batch = EventBatch.metrics(try! decoder.decodeV1(body))
             guard let relabeled = pipelineRelabel.process(batch, relabelContext),
                 case .metrics(let tagged) = pipelineTag.process(relabeled, tagContext)
