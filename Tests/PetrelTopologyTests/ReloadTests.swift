@@ -45,11 +45,7 @@ import Testing
         let port = freePort()
         let sink = SeriesRecordingSink()
         let loader = Self.loader(sink)
-        let topology = Topology(
-            config: try loader.parse(Self.yaml(port: port, rules: Self.keepAll), file: "petrel.yaml"),
-            telemetry: TelemetryRegistry(), recordCodec: BufferRecordCodec(), logger: logger)
-        let running = Task { try await topology.run() }
-        try await waitUntilReady(topology)
+        let (topology, running) = try await startKeepingAll(port: port, loader: loader)
 
         let connection = try #require(await offload { RawConnection(port: port) })
         #expect(await Self.push(seq: 1, on: connection)?.status == 204)
@@ -87,11 +83,7 @@ import Testing
         let port = freePort()
         let sink = SeriesRecordingSink()
         let loader = Self.loader(sink)
-        let topology = Topology(
-            config: try loader.parse(Self.yaml(port: port, rules: Self.keepAll), file: "petrel.yaml"),
-            telemetry: TelemetryRegistry(), recordCodec: BufferRecordCodec(), logger: logger)
-        let running = Task { try await topology.run() }
-        try await waitUntilReady(topology)
+        let (topology, running) = try await startKeepingAll(port: port, loader: loader)
         let connection = try #require(await offload { RawConnection(port: port) })
         let rounds = 60
         for seq in 1...rounds {
@@ -252,6 +244,18 @@ import Testing
     }
 
     // MARK: Support
+
+    /// The pipeline of `yaml` with `keepAll`, running and ready.
+    private func startKeepingAll(
+        port: Int, loader: ConfigLoader
+    ) async throws -> (Topology, Task<Void, any Error>) {
+        let topology = Topology(
+            config: try loader.parse(Self.yaml(port: port, rules: Self.keepAll), file: "petrel.yaml"),
+            telemetry: TelemetryRegistry(), recordCodec: BufferRecordCodec(), logger: logger)
+        let running = Task { try await topology.run() }
+        try await waitUntilReady(topology)
+        return (topology, running)
+    }
 
     private func waitUntilReady(_ topology: Topology) async throws {
         for _ in 0..<500 where !topology.readiness.isReady {
